@@ -1,0 +1,1 @@
+//! Realistic CloudTrail workloads (placeholder until written).

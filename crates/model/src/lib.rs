@@ -1,0 +1,22 @@
+//! The CloudTrail vocabulary: event records exactly as AWS writes them, the identities inside
+//! them, event times, ARNs, and the checks an incoming record must pass.
+//!
+//! Nothing here does I/O; every other opentrail crate builds on these types.
+
+#[macro_use]
+mod lenient;
+pub mod arn;
+mod error;
+pub mod ids;
+pub mod identity;
+pub mod incoming;
+pub mod record;
+pub mod time;
+
+pub use error::ModelError;
+pub use identity::{SessionAttributes, SessionContext, SessionIssuer, UserIdentity};
+pub use incoming::{IncomingError, IncomingErrorCode, RecordView, ValidRecord, validate_incoming};
+pub use record::{
+    Addendum, EventCategory, EventType, InsightDetails, Record, Resource, TlsDetails,
+    EVENT_VERSION,
+};
