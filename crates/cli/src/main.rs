@@ -1,1 +1,69 @@
-fn main() {}
+//! `opentrail`: the command-line entry point (serve, generate, bench).
+
+mod bench;
+mod client;
+mod generate;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// AWS CloudTrail that you run yourself.
+///
+/// opentrail records API activity as CloudTrail events and speaks the AWS CloudTrail API, so
+/// the aws CLI, boto3 and every AWS SDK work against it unchanged (--endpoint-url).
+#[derive(Parser)]
+#[command(name = "opentrail", version, propagate_version = true)]
+struct Cli {
+    /// Log filter, e.g. `info`, `debug`, `opentrail_server=debug` (also RUST_LOG).
+    #[arg(long, global = true, env = "RUST_LOG", default_value = "info")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: the CloudTrail API, native ingest, the journal.
+    Serve(serve::ServeArgs),
+    /// Generate realistic CloudTrail activity: to AWS-style log files, NDJSON, or a server.
+    Generate(generate::GenerateArgs),
+    /// Measure performance (writes figures to stdout as JSON lines; see BENCHMARKS.md).
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Generate(args) => generate::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -51,11 +51,13 @@ impl Checkpoints {
         Self::validate_name(name)?;
         let path = self.path(name);
         match fs::read(&path) {
-            Ok(bytes) => decode(&bytes).map(Some).ok_or_else(|| JournalError::Corrupt {
-                path,
-                offset: 0,
-                reason: "checkpoint file damaged".into(),
-            }),
+            Ok(bytes) => decode(&bytes)
+                .map(Some)
+                .ok_or_else(|| JournalError::Corrupt {
+                    path,
+                    offset: 0,
+                    reason: "checkpoint file damaged".into(),
+                }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(JournalError::io(path, e)),
         }
@@ -141,7 +143,10 @@ mod tests {
         assert_eq!(c.load("history").expect("load"), Some(42));
         assert_eq!(c.all().expect("all").len(), 2);
         fs::write(c.dir().join("history.ckpt"), [1, 2, 3]).expect("write");
-        assert!(matches!(c.load("history"), Err(JournalError::Corrupt { .. })));
+        assert!(matches!(
+            c.load("history"),
+            Err(JournalError::Corrupt { .. })
+        ));
         c.remove("trails.t1").expect("remove");
         assert_eq!(c.load("trails.t1").expect("load"), None);
         assert!(c.store("../escape", 1).is_err());

@@ -35,7 +35,9 @@ pub enum JournalError {
         limit: u64,
     },
     /// An earlier write or sync failed; the journal refuses appends until restarted.
-    #[error("journal stopped after an earlier I/O failure ({0}); restart the server once the disk is healthy")]
+    #[error(
+        "journal stopped after an earlier I/O failure ({0}); restart the server once the disk is healthy"
+    )]
     Poisoned(String),
     /// The journal has been shut down.
     #[error("journal is shut down")]

@@ -251,7 +251,9 @@ impl Journal {
 
     fn check_append(&self, entries: &[Vec<u8>]) -> Result<(), JournalError> {
         if entries.is_empty() {
-            return Err(JournalError::Invalid("an append needs at least one entry".into()));
+            return Err(JournalError::Invalid(
+                "an append needs at least one entry".into(),
+            ));
         }
         if let Some(reason) = self.shared.poison_reason() {
             return Err(JournalError::Poisoned(reason));

@@ -94,11 +94,7 @@ impl Reader {
 
     /// Reads the block at the cursor into `pending` (skipping entries before `next`).
     fn read_block(&mut self) -> Result<(), JournalError> {
-        if self
-            .cursor
-            .as_ref()
-            .is_none_or(|c| c.block_lsn > self.next)
-        {
+        if self.cursor.as_ref().is_none_or(|c| c.block_lsn > self.next) {
             self.cursor = Some(self.open_at(self.next)?);
         }
         let Some(c) = self.cursor.as_mut() else {
@@ -154,14 +150,15 @@ impl Reader {
     fn open_at(&self, lsn: Lsn) -> Result<Cursor, JournalError> {
         let segments = list_segments(&self.dir)?;
         let oldest = segments.first().map(|s| s.base).unwrap_or(1);
-        let seg = segments
-            .into_iter()
-            .rev()
-            .find(|s| s.base <= lsn)
-            .ok_or(JournalError::Truncated {
-                requested: lsn,
-                oldest,
-            })?;
+        let seg =
+            segments
+                .into_iter()
+                .rev()
+                .find(|s| s.base <= lsn)
+                .ok_or(JournalError::Truncated {
+                    requested: lsn,
+                    oldest,
+                })?;
         let mut c = open_segment(seg)?;
         // Skip whole blocks by their headers until the one containing `lsn`.
         loop {

@@ -1,4 +1,5 @@
-//! Counters the journal keeps about itself, read by the server's `/metrics`.
+//! Counters the journal keeps about itself; also reported through the `metrics` facade, which
+//! the server exports on `/metrics`.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -30,6 +31,17 @@ impl Stats {
             .position(|b| micros <= *b)
             .unwrap_or(FSYNC_BUCKETS_MICROS.len());
         self.fsync_buckets[i].fetch_add(1, Relaxed);
+        metrics::histogram!("opentrail_journal_fsync_seconds").record(took.as_secs_f64());
+    }
+
+    pub(crate) fn record_commit(&self, appends: u64, entries: u64, bytes: u64) {
+        self.commits.fetch_add(1, Relaxed);
+        self.appends.fetch_add(appends, Relaxed);
+        self.entries.fetch_add(entries, Relaxed);
+        self.bytes.fetch_add(bytes, Relaxed);
+        metrics::counter!("opentrail_journal_commits_total").increment(1);
+        metrics::counter!("opentrail_journal_entries_total").increment(entries);
+        metrics::counter!("opentrail_journal_bytes_total").increment(bytes);
     }
 
     pub(crate) fn snapshot(&self) -> StatsSnapshot {

@@ -97,7 +97,7 @@ impl Writer {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_micros() as u64)
             .unwrap_or_default();
-        let mut chunk: Vec<(Reply, Appended, u64)> = Vec::new();
+        let mut chunk: Vec<(Reply, Appended)> = Vec::new();
         self.buf.clear();
         let mut rest = batch.into_iter();
         while let Some((entries, reply)) = rest.next() {
@@ -126,16 +126,15 @@ impl Writer {
                 first_lsn: self.next_lsn,
                 count: entries.len() as u32,
             };
-            let payload: u64 = entries.iter().map(|e| e.len() as u64).sum();
             encode_block(&mut self.buf, self.next_lsn, timestamp_us, &entries);
             self.next_lsn += entries.len() as u64;
-            chunk.push((reply, appended, payload));
+            chunk.push((reply, appended));
         }
         self.flush_chunk(&mut chunk);
     }
 
     /// Writes the encoded blocks of `chunk` (and syncs in `Always` mode), then answers them.
-    fn flush_chunk(&mut self, chunk: &mut Vec<(Reply, Appended, u64)>) -> bool {
+    fn flush_chunk(&mut self, chunk: &mut Vec<(Reply, Appended)>) -> bool {
         if chunk.is_empty() {
             return true;
         }
@@ -150,18 +149,15 @@ impl Writer {
         match result {
             Ok(()) => {
                 self.seg_len += self.buf.len() as u64;
-                use std::sync::atomic::Ordering::Relaxed;
-                stats.commits.fetch_add(1, Relaxed);
-                stats.bytes.fetch_add(self.buf.len() as u64, Relaxed);
+                let entries: u64 = chunk.iter().map(|c| u64::from(c.1.count)).sum();
+                stats.record_commit(chunk.len() as u64, entries, self.buf.len() as u64);
                 self.buf.clear();
                 if self.shared.config.sync == SyncMode::Always {
                     self.shared.durable.send_replace(self.next_lsn - 1);
                 } else {
                     self.unsynced = true;
                 }
-                for (reply, appended, _) in chunk.drain(..) {
-                    stats.appends.fetch_add(1, Relaxed);
-                    stats.entries.fetch_add(u64::from(appended.count), Relaxed);
+                for (reply, appended) in chunk.drain(..) {
                     let _ = reply.send(Ok(appended));
                 }
                 true
@@ -170,13 +166,16 @@ impl Writer {
                 // Cut anything partly written so that the file ends at the last good block;
                 // recovery would do the same, but a live reader must not meet a torn block.
                 let _ = self.file.set_len(self.seg_len);
-                let first = chunk.first().map(|c| c.1.first_lsn).unwrap_or(self.next_lsn);
+                let first = chunk
+                    .first()
+                    .map(|c| c.1.first_lsn)
+                    .unwrap_or(self.next_lsn);
                 self.next_lsn = first;
                 self.buf.clear();
                 let reason = format!("writing {}: {e}", self.seg.path.display());
                 tracing::error!(%reason, "journal write failed; refusing further appends");
                 self.shared.poison(reason.clone());
-                for (reply, _, _) in chunk.drain(..) {
+                for (reply, _) in chunk.drain(..) {
                     let _ = reply.send(Err(JournalError::Poisoned(reason.clone())));
                 }
                 false

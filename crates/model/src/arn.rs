@@ -83,7 +83,10 @@ mod tests {
         let a = Arn::parse("arn:aws:cloudtrail:us-east-1:123456789012:trail/t").expect("ok");
         assert_eq!(a.service, "cloudtrail");
         assert_eq!(a.resource, "trail/t");
-        assert_eq!(a.to_string(), "arn:aws:cloudtrail:us-east-1:123456789012:trail/t");
+        assert_eq!(
+            a.to_string(),
+            "arn:aws:cloudtrail:us-east-1:123456789012:trail/t"
+        );
         let s3 = Arn::parse("arn:aws:s3:::bucket/key:with:colons").expect("ok");
         assert_eq!(s3.account, "");
         assert_eq!(s3.resource, "bucket/key:with:colons");
@@ -91,7 +94,14 @@ mod tests {
 
     #[test]
     fn rejects_non_arns() {
-        for s in ["", "arn", "arn:aws", "urn:aws:s3:::b", "arn:aws:s3:::", "arn::s3:::b"] {
+        for s in [
+            "",
+            "arn",
+            "arn:aws",
+            "urn:aws:s3:::b",
+            "arn:aws:s3:::",
+            "arn::s3:::b",
+        ] {
             assert!(Arn::parse(s).is_err(), "{s}");
         }
     }

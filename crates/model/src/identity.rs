@@ -155,15 +155,27 @@ mod tests {
                 "accessKeyId":"AKIAROOT"})
         );
         let user = UserIdentity::iam_user("123456789012", "alice", "AKIAALICE");
-        assert_eq!(user.arn.as_deref(), Some("arn:aws:iam::123456789012:user/alice"));
-        assert!(user.principal_id.as_deref().is_some_and(|p| p.starts_with("AIDA") && p.len() == 21));
+        assert_eq!(
+            user.arn.as_deref(),
+            Some("arn:aws:iam::123456789012:user/alice")
+        );
+        assert!(
+            user.principal_id
+                .as_deref()
+                .is_some_and(|p| p.starts_with("AIDA") && p.len() == 21)
+        );
     }
 
     #[test]
     fn usernames_follow_the_identity_type() {
-        assert_eq!(UserIdentity::root("1", "k").username().as_deref(), Some("root"));
         assert_eq!(
-            UserIdentity::iam_user("123456789012", "bob", "k").username().as_deref(),
+            UserIdentity::root("1", "k").username().as_deref(),
+            Some("root")
+        );
+        assert_eq!(
+            UserIdentity::iam_user("123456789012", "bob", "k")
+                .username()
+                .as_deref(),
             Some("bob")
         );
         let role = UserIdentity {

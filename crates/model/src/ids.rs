@@ -52,7 +52,10 @@ mod tests {
         assert_eq!(a, principal_id("AIDA", "123456789012", "alice"));
         assert_ne!(a, principal_id("AIDA", "123456789012", "bob"));
         assert_eq!(a.len(), 21);
-        assert!(a.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        );
     }
 
     #[test]

@@ -155,7 +155,10 @@ pub fn validate_incoming(raw: &str) -> Result<ValidRecord<'_>, IncomingError> {
         ));
     }
     if !raw.starts_with('{') {
-        return Err(IncomingError::new(InvalidData, "record must be a JSON object"));
+        return Err(IncomingError::new(
+            InvalidData,
+            "record must be a JSON object",
+        ));
     }
     let view: RecordView<'_> = serde_json::from_str(raw)
         .map_err(|e| IncomingError::new(InvalidData, format!("record is not valid: {e}")))?;
@@ -173,7 +176,8 @@ pub fn validate_incoming(raw: &str) -> Result<ValidRecord<'_>, IncomingError> {
     required(&view.event_time, "eventTime")?;
     required(&view.aws_region, "awsRegion")?;
     let time = view.event_time.as_deref().unwrap_or_default();
-    crate::time::parse_event_time(time).map_err(|e| IncomingError::new(InvalidData, e.to_string()))?;
+    crate::time::parse_event_time(time)
+        .map_err(|e| IncomingError::new(InvalidData, e.to_string()))?;
 
     if let Some(t) = view.event_type.as_deref()
         && EventType::parse(t).is_none()
@@ -197,8 +201,13 @@ pub fn validate_incoming(raw: &str) -> Result<ValidRecord<'_>, IncomingError> {
         required(&view.event_name, "eventName")?;
         check_identity(view.user_identity)?;
     }
-    for (name, v) in [("eventSource", &view.event_source), ("eventName", &view.event_name)] {
-        if v.as_deref().is_some_and(|s| s.chars().count() > MAX_NAME_CHARS) {
+    for (name, v) in [
+        ("eventSource", &view.event_source),
+        ("eventName", &view.event_name),
+    ] {
+        if v.as_deref()
+            .is_some_and(|s| s.chars().count() > MAX_NAME_CHARS)
+        {
             return Err(IncomingError::new(
                 FieldTooLong,
                 format!("{name} is longer than {MAX_NAME_CHARS} characters"),
@@ -209,7 +218,10 @@ pub fn validate_incoming(raw: &str) -> Result<ValidRecord<'_>, IncomingError> {
         None => Some(crate::ids::new_guid()),
         Some("") => return Err(IncomingError::new(InvalidData, "eventID must not be empty")),
         Some(id) if id.len() > 256 => {
-            return Err(IncomingError::new(FieldTooLong, "eventID is longer than 256 characters"));
+            return Err(IncomingError::new(
+                FieldTooLong,
+                "eventID is longer than 256 characters",
+            ));
         }
         Some(_) => None,
     };
@@ -285,19 +297,72 @@ mod tests {
 
     #[test]
     fn refuses_each_kind_of_bad_record() {
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, IncomingErrorCode, &str)> = vec![
-            (Box::new(|v| { v.as_object_mut().map(|o| o.remove("eventTime")); }), IncomingErrorCode::FieldNotFound, "eventTime"),
-            (Box::new(|v| v["eventTime"] = json!("2026-11-25 10:00:00")), IncomingErrorCode::InvalidData, "event time"),
-            (Box::new(|v| v["eventTime"] = json!(1700000000)), IncomingErrorCode::InvalidData, "invalid type"),
-            (Box::new(|v| { v.as_object_mut().map(|o| o.remove("eventName")); }), IncomingErrorCode::FieldNotFound, "eventName"),
-            (Box::new(|v| v["awsRegion"] = json!("")), IncomingErrorCode::FieldNotFound, "awsRegion"),
-            (Box::new(|v| v["userIdentity"] = json!("root")), IncomingErrorCode::InvalidData, "userIdentity"),
-            (Box::new(|v| v["userIdentity"] = json!({})), IncomingErrorCode::FieldNotFound, "userIdentity.type"),
-            (Box::new(|v| v["eventCategory"] = json!("Mgmt")), IncomingErrorCode::InvalidData, "eventCategory"),
-            (Box::new(|v| v["eventType"] = json!("ApiCall")), IncomingErrorCode::InvalidData, "eventType"),
-            (Box::new(|v| v["readOnly"] = json!("yes")), IncomingErrorCode::InvalidData, "invalid type"),
-            (Box::new(|v| v["eventName"] = json!("x".repeat(1025))), IncomingErrorCode::FieldTooLong, "eventName"),
-            (Box::new(|v| v["requestParameters"] = json!({"big": "y".repeat(MAX_RECORD_BYTES)})), IncomingErrorCode::FieldTooLong, "limit"),
+        type Mutation = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Mutation, IncomingErrorCode, &str)> = vec![
+            (
+                Box::new(|v| {
+                    v.as_object_mut().map(|o| o.remove("eventTime"));
+                }),
+                IncomingErrorCode::FieldNotFound,
+                "eventTime",
+            ),
+            (
+                Box::new(|v| v["eventTime"] = json!("2026-11-25 10:00:00")),
+                IncomingErrorCode::InvalidData,
+                "event time",
+            ),
+            (
+                Box::new(|v| v["eventTime"] = json!(1700000000)),
+                IncomingErrorCode::InvalidData,
+                "invalid type",
+            ),
+            (
+                Box::new(|v| {
+                    v.as_object_mut().map(|o| o.remove("eventName"));
+                }),
+                IncomingErrorCode::FieldNotFound,
+                "eventName",
+            ),
+            (
+                Box::new(|v| v["awsRegion"] = json!("")),
+                IncomingErrorCode::FieldNotFound,
+                "awsRegion",
+            ),
+            (
+                Box::new(|v| v["userIdentity"] = json!("root")),
+                IncomingErrorCode::InvalidData,
+                "userIdentity",
+            ),
+            (
+                Box::new(|v| v["userIdentity"] = json!({})),
+                IncomingErrorCode::FieldNotFound,
+                "userIdentity.type",
+            ),
+            (
+                Box::new(|v| v["eventCategory"] = json!("Mgmt")),
+                IncomingErrorCode::InvalidData,
+                "eventCategory",
+            ),
+            (
+                Box::new(|v| v["eventType"] = json!("ApiCall")),
+                IncomingErrorCode::InvalidData,
+                "eventType",
+            ),
+            (
+                Box::new(|v| v["readOnly"] = json!("yes")),
+                IncomingErrorCode::InvalidData,
+                "invalid type",
+            ),
+            (
+                Box::new(|v| v["eventName"] = json!("x".repeat(1025))),
+                IncomingErrorCode::FieldTooLong,
+                "eventName",
+            ),
+            (
+                Box::new(|v| v["requestParameters"] = json!({"big": "y".repeat(MAX_RECORD_BYTES)})),
+                IncomingErrorCode::FieldTooLong,
+                "limit",
+            ),
         ];
         for (i, (mutate, code, needle)) in cases.into_iter().enumerate() {
             let mut v = good();
@@ -306,14 +371,23 @@ mod tests {
             assert_eq!(err.code, code, "case {i}: {}", err.message);
             assert!(err.message.contains(needle), "case {i}: {}", err.message);
         }
-        assert_eq!(validate_incoming("[1]").expect_err("array").code, IncomingErrorCode::InvalidData);
-        assert_eq!(validate_incoming("{\"a\":").expect_err("torn").code, IncomingErrorCode::InvalidData);
+        assert_eq!(
+            validate_incoming("[1]").expect_err("array").code,
+            IncomingErrorCode::InvalidData
+        );
+        assert_eq!(
+            validate_incoming("{\"a\":").expect_err("torn").code,
+            IncomingErrorCode::InvalidData
+        );
     }
 
     #[test]
     fn duplicate_members_are_refused() {
         let text = r#"{"eventVersion":"1.11","eventTime":"2026-11-25T10:00:00Z","eventTime":"2026-11-25T10:00:01Z"}"#;
-        assert_eq!(validate_incoming(text).expect_err("dup").code, IncomingErrorCode::InvalidData);
+        assert_eq!(
+            validate_incoming(text).expect_err("dup").code,
+            IncomingErrorCode::InvalidData
+        );
     }
 
     #[test]

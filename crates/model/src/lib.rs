@@ -7,8 +7,8 @@
 mod lenient;
 pub mod arn;
 mod error;
-pub mod ids;
 pub mod identity;
+pub mod ids;
 pub mod incoming;
 pub mod record;
 pub mod time;
@@ -17,6 +17,5 @@ pub use error::ModelError;
 pub use identity::{SessionAttributes, SessionContext, SessionIssuer, UserIdentity};
 pub use incoming::{IncomingError, IncomingErrorCode, RecordView, ValidRecord, validate_incoming};
 pub use record::{
-    Addendum, EventCategory, EventType, InsightDetails, Record, Resource, TlsDetails,
-    EVENT_VERSION,
+    Addendum, EVENT_VERSION, EventCategory, EventType, InsightDetails, Record, Resource, TlsDetails,
 };

@@ -260,7 +260,9 @@ impl Record {
 
     /// The record's category, when it names a known one.
     pub fn category(&self) -> Option<EventCategory> {
-        self.event_category.as_deref().and_then(EventCategory::parse)
+        self.event_category
+            .as_deref()
+            .and_then(EventCategory::parse)
     }
 }
 

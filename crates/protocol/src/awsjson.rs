@@ -102,7 +102,10 @@ impl std::error::Error for AwsError {}
 ///
 /// A missing header, another service's prefix or an empty name is `UnknownOperationException`
 /// (whether the name is one of the service's operations is the caller's check).
-pub fn operation_from_target<'a>(target: Option<&'a str>, prefix: &str) -> Result<&'a str, AwsError> {
+pub fn operation_from_target<'a>(
+    target: Option<&'a str>,
+    prefix: &str,
+) -> Result<&'a str, AwsError> {
     let unknown = || AwsError::new(codes::UNKNOWN_OPERATION, "");
     let target = target.ok_or_else(|| {
         AwsError::new(
@@ -128,7 +131,10 @@ mod tests {
     fn error_bodies_have_the_aws_shape() {
         let e = AwsError::new("TrailNotFoundException", "Unknown trail: x");
         let v: serde_json::Value = serde_json::from_slice(&e.json_body()).expect("json");
-        assert_eq!(v, serde_json::json!({"__type":"TrailNotFoundException","Message":"Unknown trail: x"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"__type":"TrailNotFoundException","Message":"Unknown trail: x"})
+        );
         assert_eq!(e.status, 400);
         assert_eq!(AwsError::internal("x").status, 500);
         let r: serde_json::Value = serde_json::from_slice(&e.rest_json_body()).expect("json");
@@ -142,7 +148,12 @@ mod tests {
             operation_from_target(Some(&format!("{p}.LookupEvents")), p).expect("ok"),
             "LookupEvents"
         );
-        for bad in [None, Some("LookupEvents"), Some("com.amazonaws.other.X"), Some(&format!("{p}.")[..])] {
+        for bad in [
+            None,
+            Some("LookupEvents"),
+            Some("com.amazonaws.other.X"),
+            Some(&format!("{p}.")[..]),
+        ] {
             let err = operation_from_target(bad, p).expect_err("refused");
             assert_eq!(err.code, codes::UNKNOWN_OPERATION);
         }

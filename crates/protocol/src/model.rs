@@ -150,7 +150,10 @@ impl ServiceModel {
     /// operation-specific exceptions in CloudTrail and are checked by each handler.
     pub fn check_input(&self, operation: &str, body: &Value) -> Result<(), AwsError> {
         let Some(op) = self.operation(operation) else {
-            return Err(AwsError::new(codes::UNKNOWN_OPERATION, format!("Unknown operation {operation}")));
+            return Err(AwsError::new(
+                codes::UNKNOWN_OPERATION,
+                format!("Unknown operation {operation}"),
+            ));
         };
         if !body.is_object() {
             return Err(AwsError::new(
@@ -158,7 +161,9 @@ impl ServiceModel {
                 "The request body must be a JSON object",
             ));
         }
-        let Some(input) = &op.input else { return Ok(()) };
+        let Some(input) = &op.input else {
+            return Ok(());
+        };
         let mut missing = Vec::new();
         self.check_value(&input.shape, body, "", &mut missing)?;
         if missing.is_empty() {
@@ -167,7 +172,9 @@ impl ServiceModel {
         let n = missing.len();
         let detail: Vec<String> = missing
             .iter()
-            .map(|p| format!("Value null at '{p}' failed to satisfy constraint: Member must not be null"))
+            .map(|p| {
+                format!("Value null at '{p}' failed to satisfy constraint: Member must not be null")
+            })
             .collect();
         Err(AwsError::new(
             codes::VALIDATION,
@@ -198,7 +205,11 @@ impl ServiceModel {
                 Value::Array(_) => "a list",
                 Value::Object(_) => "an object",
             };
-            let at = if path.is_empty() { "the request".to_owned() } else { format!("'{path}'") };
+            let at = if path.is_empty() {
+                "the request".to_owned()
+            } else {
+                format!("'{path}'")
+            };
             Err(AwsError::new(
                 codes::SERIALIZATION,
                 format!("Expected {expected} at {at}, but found {found}"),
@@ -206,7 +217,9 @@ impl ServiceModel {
         };
         match shape.ty.as_str() {
             "structure" => {
-                let Value::Object(obj) = v else { return wrong("an object") };
+                let Value::Object(obj) = v else {
+                    return wrong("an object");
+                };
                 for req in &shape.required {
                     if obj.get(req).is_none_or(Value::is_null) {
                         missing.push(join(path, &lower_camel(req)));
@@ -214,25 +227,39 @@ impl ServiceModel {
                 }
                 for (name, member) in &shape.members {
                     if let Some(mv) = obj.get(name).filter(|mv| !mv.is_null()) {
-                        self.check_value(&member.shape, mv, &join(path, &lower_camel(name)), missing)?;
+                        self.check_value(
+                            &member.shape,
+                            mv,
+                            &join(path, &lower_camel(name)),
+                            missing,
+                        )?;
                     }
                 }
                 Ok(())
             }
             "list" => {
-                let Value::Array(items) = v else { return wrong("a list") };
+                let Value::Array(items) = v else {
+                    return wrong("a list");
+                };
                 if let Some(m) = &shape.member {
                     for (i, item) in items.iter().enumerate() {
                         if item.is_null() {
                             return wrong("a list element");
                         }
-                        self.check_value(&m.shape, item, &format!("{path}.{}.member", i + 1), missing)?;
+                        self.check_value(
+                            &m.shape,
+                            item,
+                            &format!("{path}.{}.member", i + 1),
+                            missing,
+                        )?;
                     }
                 }
                 Ok(())
             }
             "map" => {
-                let Value::Object(obj) = v else { return wrong("an object") };
+                let Value::Object(obj) = v else {
+                    return wrong("an object");
+                };
                 if let Some(val) = &shape.value {
                     for (k, item) in obj {
                         self.check_value(&val.shape, item, &format!("{path}.{k}"), missing)?;
@@ -334,7 +361,11 @@ impl ServiceModel {
 }
 
 fn join(path: &str, name: &str) -> String {
-    if path.is_empty() { name.to_owned() } else { format!("{path}.{name}") }
+    if path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
 }
 
 /// `S3BucketName` → `s3BucketName`: how AWS writes API member names in records.
@@ -355,35 +386,63 @@ mod tests {
     fn both_models_load_with_every_operation() {
         let ct = cloudtrail();
         assert_eq!(ct.operations.len(), 60);
-        assert_eq!(ct.metadata.target_prefix.as_deref(), Some(crate::awsjson::CLOUDTRAIL_TARGET_PREFIX));
+        assert_eq!(
+            ct.metadata.target_prefix.as_deref(),
+            Some(crate::awsjson::CLOUDTRAIL_TARGET_PREFIX)
+        );
         assert!(ct.is_exception("TrailNotFoundException"));
         assert!(!ct.is_exception("Trail"));
         assert!(ct.exceptions().len() >= 80);
         let data = cloudtrail_data();
         assert!(data.operation("PutAuditEvents").is_some());
-        assert_eq!(data.metadata.signing_name.as_deref(), Some("cloudtrail-data"));
+        assert_eq!(
+            data.metadata.signing_name.as_deref(),
+            Some("cloudtrail-data")
+        );
     }
 
     #[test]
     fn wrong_member_types_are_serialization_errors_naming_the_member() {
         let ct = cloudtrail();
-        let err = ct.check_input("LookupEvents", &json!({"MaxResults": "5"})).expect_err("type");
+        let err = ct
+            .check_input("LookupEvents", &json!({"MaxResults": "5"}))
+            .expect_err("type");
         assert_eq!(err.code, codes::SERIALIZATION);
         assert!(err.message.contains("'maxResults'"), "{}", err.message);
         let err = ct
-            .check_input("LookupEvents", &json!({"LookupAttributes": [{"AttributeKey": 1, "AttributeValue": "x"}]}))
+            .check_input(
+                "LookupEvents",
+                &json!({"LookupAttributes": [{"AttributeKey": 1, "AttributeValue": "x"}]}),
+            )
             .expect_err("type");
-        assert!(err.message.contains("lookupAttributes.1.member.attributeKey"), "{}", err.message);
-        let err = ct.check_input("LookupEvents", &json!({"StartTime": "2024-01-01"})).expect_err("time");
+        assert!(
+            err.message
+                .contains("lookupAttributes.1.member.attributeKey"),
+            "{}",
+            err.message
+        );
+        let err = ct
+            .check_input("LookupEvents", &json!({"StartTime": "2024-01-01"}))
+            .expect_err("time");
         assert!(err.message.contains("timestamp"), "{}", err.message);
-        assert_eq!(ct.check_input("ListTrails", &json!([1])).expect_err("array").code, codes::SERIALIZATION);
-        ct.check_input("LookupEvents", &json!({"StartTime": 1704067200.5, "MaxResults": 5, "Unknown": 1}))
-            .expect("valid");
+        assert_eq!(
+            ct.check_input("ListTrails", &json!([1]))
+                .expect_err("array")
+                .code,
+            codes::SERIALIZATION
+        );
+        ct.check_input(
+            "LookupEvents",
+            &json!({"StartTime": 1704067200.5, "MaxResults": 5, "Unknown": 1}),
+        )
+        .expect("valid");
     }
 
     #[test]
     fn missing_required_members_are_listed_like_aws() {
-        let err = cloudtrail().check_input("CreateTrail", &json!({"Name": null})).expect_err("missing");
+        let err = cloudtrail()
+            .check_input("CreateTrail", &json!({"Name": null}))
+            .expect_err("missing");
         assert_eq!(err.code, codes::VALIDATION);
         assert_eq!(
             err.message,
@@ -413,10 +472,22 @@ mod tests {
 
     #[test]
     fn read_only_operations_are_recognised() {
-        for op in ["LookupEvents", "DescribeTrails", "GetTrail", "ListTags", "SearchSampleQueries"] {
+        for op in [
+            "LookupEvents",
+            "DescribeTrails",
+            "GetTrail",
+            "ListTags",
+            "SearchSampleQueries",
+        ] {
             assert!(is_read_only(op), "{op}");
         }
-        for op in ["CreateTrail", "StartLogging", "PutEventSelectors", "AddTags", "StartQuery"] {
+        for op in [
+            "CreateTrail",
+            "StartLogging",
+            "PutEventSelectors",
+            "AddTags",
+            "StartQuery",
+        ] {
             assert!(!is_read_only(op), "{op}");
         }
     }

@@ -53,10 +53,11 @@ impl SigV4Error {
     /// The AWS error to send for this refusal.
     pub fn to_aws(&self) -> AwsError {
         match self {
-            SigV4Error::Missing => {
-                AwsError::new(codes::MISSING_AUTHENTICATION_TOKEN, "Missing Authentication Token")
-                    .with_status(403)
-            }
+            SigV4Error::Missing => AwsError::new(
+                codes::MISSING_AUTHENTICATION_TOKEN,
+                "Missing Authentication Token",
+            )
+            .with_status(403),
             SigV4Error::Incomplete(m) => AwsError::new(codes::INCOMPLETE_SIGNATURE, m.clone()),
             SigV4Error::Invalid(m) => AwsError::new(codes::INVALID_SIGNATURE, m.clone()),
         }
@@ -138,11 +139,16 @@ fn parse_authorization_value(value: &str) -> Result<Authorization, SigV4Error> {
         (signed.is_some(), "SignedHeaders"),
     ] {
         if !present {
-            let _ = write!(problems, "Authorization header requires '{name}' parameter. ");
+            let _ = write!(
+                problems,
+                "Authorization header requires '{name}' parameter. "
+            );
         }
     }
     if !problems.is_empty() {
-        return Err(SigV4Error::Incomplete(format!("{problems}Authorization={value}")));
+        return Err(SigV4Error::Incomplete(format!(
+            "{problems}Authorization={value}"
+        )));
     }
     let credential = credential.unwrap_or_default();
     let parts: Vec<&str> = credential.split('/').collect();
@@ -169,7 +175,10 @@ fn parse_authorization_value(value: &str) -> Result<Authorization, SigV4Error> {
         .map(|h| h.trim().to_ascii_lowercase())
         .filter(|h| !h.is_empty())
         .collect();
-    if !signed_headers.iter().any(|h| h == "host" || h == ":authority") {
+    if !signed_headers
+        .iter()
+        .any(|h| h == "host" || h == ":authority")
+    {
         return Err(SigV4Error::Invalid(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
@@ -200,6 +209,24 @@ pub fn verify(
     max_skew: TimeDelta,
     uri: UriEncoding,
 ) -> Result<(), SigV4Error> {
+    let amz_date = check_request_time(req, auth, now, max_skew)?;
+    let expected = compute_signature(req, auth, secret_access_key, amz_date, uri);
+    if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
+        Ok(())
+    } else {
+        Err(SigV4Error::mismatch())
+    }
+}
+
+/// Everything [`verify`] checks except the signature itself (for callers that hold no secret
+/// for the key): `X-Amz-Date` present, well-formed, within `max_skew` of `now` and matching the
+/// scope date, and `x-amz-content-sha256` (when sent) matching the body. Returns the date.
+pub fn check_request_time<'a>(
+    req: &RequestParts<'a>,
+    auth: &Authorization,
+    now: DateTime<Utc>,
+    max_skew: TimeDelta,
+) -> Result<&'a str, SigV4Error> {
     let amz_date = header_str(req.headers, "x-amz-date").ok_or_else(|| {
         SigV4Error::Incomplete(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
@@ -241,12 +268,7 @@ pub fn verify(
             "The provided 'x-amz-content-sha256' header does not match what was computed.".into(),
         ));
     }
-    let expected = compute_signature(req, auth, secret_access_key, amz_date, uri);
-    if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
-        Ok(())
-    } else {
-        Err(SigV4Error::mismatch())
-    }
+    Ok(amz_date)
 }
 
 fn compute_signature(
@@ -257,14 +279,24 @@ fn compute_signature(
     uri: UriEncoding,
 ) -> String {
     let creq = canonical_request(req, &auth.signed_headers, uri);
-    let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
+    let scope = format!(
+        "{}/{}/{}/aws4_request",
+        auth.date, auth.region, auth.service
+    );
     let sts = string_to_sign(amz_date, &scope, &creq);
     let key = signing_key(secret, &auth.date, &auth.region, &auth.service);
-    hex::encode(hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key), sts.as_bytes()))
+    hex::encode(hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA256, &key),
+        sts.as_bytes(),
+    ))
 }
 
 /// The canonical request of SigV4 task 1.
-pub fn canonical_request(req: &RequestParts<'_>, signed_headers: &[String], uri: UriEncoding) -> String {
+pub fn canonical_request(
+    req: &RequestParts<'_>,
+    signed_headers: &[String],
+    uri: UriEncoding,
+) -> String {
     let path = if req.path.is_empty() { "/" } else { req.path };
     let canonical_uri = match uri {
         UriEncoding::Double => uri_encode(path, false),
@@ -339,7 +371,9 @@ pub fn sign(
     let mut signed: Vec<String> = headers
         .keys()
         .map(|k| k.as_str().to_owned())
-        .filter(|k| k == "host" || k.starts_with("x-amz-") || k == "content-type" || k == "content-encoding")
+        .filter(|k| {
+            k == "host" || k.starts_with("x-amz-") || k == "content-type" || k == "content-encoding"
+        })
         .collect();
     signed.sort();
     signed.dedup();
@@ -359,7 +393,13 @@ pub fn sign(
         headers,
         payload_sha256: &payload,
     };
-    let signature = compute_signature(&req, &auth, secret_access_key, &amz_date, UriEncoding::Double);
+    let signature = compute_signature(
+        &req,
+        &auth,
+        secret_access_key,
+        &amz_date,
+        UriEncoding::Double,
+    );
     let value = format!(
         "{ALGORITHM} Credential={access_key_id}/{}/{region}/{service}/aws4_request, SignedHeaders={}, Signature={signature}",
         auth.date,
@@ -391,7 +431,9 @@ pub fn uri_encode(s: &str, encode_slash: bool) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b'/' if !encode_slash => out.push('/'),
             _ => {
                 let _ = write!(out, "%{b:02X}");

@@ -1,1 +1,183 @@
-//! server
+//! The opentrail server: configuration, the HTTP listener, authentication, the CloudTrail API
+//! handlers, native ingest, self-auditing and the operations endpoints.
+//!
+//! This crate is where every stage is wired together; the stages themselves (journal, and
+//! later history, trails, lake, insights) know nothing of HTTP.
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod credentials;
+mod demo;
+mod error;
+pub mod ingest;
+mod journal_api;
+mod ops;
+pub mod request;
+pub mod state;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::routing::{get, post};
+use opentrail_journal::{Journal, RecoveryReport};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::{Config, Overrides};
+pub use credentials::{CredentialStore, RootSource};
+pub use error::ServerError;
+pub use state::AppState;
+
+/// A server that has recovered its journal and bound its listener, ready to run.
+pub struct Server {
+    state: AppState,
+    listener: TcpListener,
+    recovery: RecoveryReport,
+}
+
+impl Server {
+    /// Validates the configuration, opens (and recovers) the journal, loads credentials and
+    /// binds the listener. Nothing is served until [`Server::run`].
+    pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            ServerError::io(
+                format!("creating data dir {}", config.data_dir.display()),
+                e,
+            )
+        })?;
+        let metrics = telemetry::prometheus();
+        let credentials = CredentialStore::load(&config)?;
+        let journal_dir = config.data_dir.join("journal");
+        let journal_config = config.journal_config();
+        let (journal, recovery) =
+            tokio::task::spawn_blocking(move || Journal::open(journal_dir, journal_config))
+                .await
+                .map_err(|e| ServerError::Config {
+                    message: format!("journal recovery panicked: {e}"),
+                })??;
+        if recovery.truncated_bytes > 0 {
+            tracing::warn!(
+                bytes = recovery.truncated_bytes,
+                "journal: cut a torn tail left by a crash"
+            );
+        }
+        tracing::info!(
+            next_lsn = recovery.next_lsn,
+            segments = recovery.segments,
+            took_ms = recovery.took.as_millis() as u64,
+            "journal recovered"
+        );
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| ServerError::io(format!("listening on {}", config.listen), e))?;
+        if config.auth.accept_any_access_key {
+            tracing::warn!(
+                "auth.accept_any_access_key is ON: requests signed with unknown access keys are accepted unverified. Use only for local SDK testing."
+            );
+        }
+        let state = AppState {
+            config: Arc::new(config),
+            journal,
+            credentials: Arc::new(credentials),
+            metrics,
+            shutting_down: Arc::new(AtomicBool::new(false)),
+        };
+        Ok(Server {
+            state,
+            listener,
+            recovery,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
+        self.listener
+            .local_addr()
+            .map_err(|e| ServerError::io("reading the listener address", e))
+    }
+
+    /// The shared state (configuration, journal, credentials).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// What journal recovery found.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
+    }
+
+    /// The HTTP routes.
+    pub fn router(state: AppState) -> Router {
+        Router::new()
+            .route("/health", get(ops::health))
+            .route("/metrics", get(ops::metrics))
+            .route("/_opentrail/ingest", post(ingest::ingest))
+            .route("/_opentrail/journal", get(journal_api::read))
+            .fallback(api::handle)
+            .with_state(state)
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish,
+    /// and flushes the journal.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let state = self.state.clone();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let demo = state
+            .config
+            .demo
+            .enabled
+            .then(|| demo::spawn(state.clone(), stop_rx.clone()));
+        let retention = spawn_retention(state.clone(), stop_rx);
+        let flag = state.shutting_down.clone();
+        let app = Self::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                flag.store(true, Ordering::Relaxed);
+                tracing::info!("shutting down: finishing in-flight requests");
+            })
+            .await;
+        let _ = stop_tx.send(true);
+        if let Some(d) = demo {
+            let _ = d.await;
+        }
+        let _ = retention.await;
+        state.journal.shutdown().await;
+        tracing::info!(
+            durable_lsn = state.journal.durable_lsn(),
+            "journal flushed; stopped"
+        );
+        served.map_err(|e| ServerError::io("serving HTTP", e))
+    }
+}
+
+/// Runs journal retention every few minutes.
+fn spawn_retention(
+    state: AppState,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(300)) => {}
+                _ = stop.changed() => return,
+            }
+            let journal = state.journal.clone();
+            match tokio::task::spawn_blocking(move || journal.enforce_retention()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "journal retention failed"),
+                Err(e) => tracing::warn!(error = %e, "journal retention panicked"),
+            }
+        }
+    })
+}

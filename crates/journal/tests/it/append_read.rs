@@ -11,7 +11,9 @@ async fn appends_get_consecutive_lsns_and_read_back_across_segments() {
     let mut expected = Vec::new();
     let mut next = 1;
     for batch in 0..60u64 {
-        let entries: Vec<Vec<u8>> = (0..(batch % 5 + 1)).map(|i| entry(batch * 10 + i)).collect();
+        let entries: Vec<Vec<u8>> = (0..(batch % 5 + 1))
+            .map(|i| entry(batch * 10 + i))
+            .collect();
         let a = j.append(entries.clone()).await.expect("append");
         assert_eq!(a.first_lsn, next);
         assert_eq!(a.count as usize, entries.len());
@@ -23,7 +25,10 @@ async fn appends_get_consecutive_lsns_and_read_back_across_segments() {
     assert_eq!(j.durable_lsn(), next - 1);
     let segments = std::fs::read_dir(tmp.path())
         .expect("dir")
-        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "seg")))
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "seg"))
+        })
         .count();
     assert!(segments > 3, "small segments must rotate, found {segments}");
     assert_eq!(read_all(&j), expected);
@@ -32,20 +37,40 @@ async fn appends_get_consecutive_lsns_and_read_back_across_segments() {
     for from in [1, 2, 17, 55, next - 1] {
         let mut r = j.reader(from);
         let got = r.read_batch(5).expect("read");
-        let want: Vec<_> = expected.iter().filter(|(l, _)| *l >= from).take(5).cloned().collect();
-        assert_eq!(got.into_iter().map(|e| (e.lsn, e.data)).collect::<Vec<_>>(), want);
+        let want: Vec<_> = expected
+            .iter()
+            .filter(|(l, _)| *l >= from)
+            .take(5)
+            .cloned()
+            .collect();
+        assert_eq!(
+            got.into_iter().map(|e| (e.lsn, e.data)).collect::<Vec<_>>(),
+            want
+        );
     }
     // Reopening continues the sequence.
     j.shutdown().await;
-    assert!(matches!(j.append(vec![entry(1)]).await, Err(JournalError::Closed)));
+    assert!(matches!(
+        j.append(vec![entry(1)]).await,
+        Err(JournalError::Closed)
+    ));
     let j = open(tmp.path(), small_segments());
-    assert_eq!(j.append(vec![entry(0)]).await.expect("append").first_lsn, next);
+    assert_eq!(
+        j.append(vec![entry(0)]).await.expect("append").first_lsn,
+        next
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_appends_are_group_committed_without_loss_or_duplication() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let j = open(tmp.path(), JournalConfig { segment_bytes: 64 * 1024, ..JournalConfig::default() });
+    let j = open(
+        tmp.path(),
+        JournalConfig {
+            segment_bytes: 64 * 1024,
+            ..JournalConfig::default()
+        },
+    );
     let mut tasks = Vec::new();
     for client in 0..16u64 {
         let j = j.clone();
@@ -53,7 +78,10 @@ async fn concurrent_appends_are_group_committed_without_loss_or_duplication() {
             let mut got = Vec::new();
             for k in 0..50u64 {
                 let payload = format!("c{client}-k{k}").into_bytes();
-                let a = j.append(vec![payload.clone(), payload]).await.expect("append");
+                let a = j
+                    .append(vec![payload.clone(), payload])
+                    .await
+                    .expect("append");
                 got.push(a);
             }
             got
@@ -77,7 +105,10 @@ async fn concurrent_appends_are_group_committed_without_loss_or_duplication() {
     }
     let stats = j.stats();
     assert_eq!(stats.appends, 800);
-    assert!(stats.commits < 800, "concurrent appends should share commits: {stats:?}");
+    assert!(
+        stats.commits < 800,
+        "concurrent appends should share commits: {stats:?}"
+    );
     assert_eq!(stats.fsyncs, stats.commits);
 }
 
@@ -105,7 +136,13 @@ async fn a_reader_waits_for_durable_entries() {
 #[tokio::test]
 async fn periodic_sync_mode_acknowledges_and_becomes_durable() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let j = open(tmp.path(), JournalConfig { sync: periodic(), ..JournalConfig::default() });
+    let j = open(
+        tmp.path(),
+        JournalConfig {
+            sync: periodic(),
+            ..JournalConfig::default()
+        },
+    );
     let a = j.append(vec![b"one".to_vec()]).await.expect("append");
     let mut r = j.reader(a.first_lsn);
     tokio::time::timeout(std::time::Duration::from_secs(5), r.wait())
@@ -120,17 +157,35 @@ async fn periodic_sync_mode_acknowledges_and_becomes_durable() {
 async fn refuses_empty_and_oversized_appends() {
     let tmp = tempfile::tempdir().expect("tmp");
     let j = open(tmp.path(), JournalConfig::default());
-    assert!(matches!(j.append(vec![]).await, Err(JournalError::Invalid(_))));
+    assert!(matches!(
+        j.append(vec![]).await,
+        Err(JournalError::Invalid(_))
+    ));
     let huge = vec![0u8; 65 * 1024 * 1024];
-    assert!(matches!(j.append(vec![huge]).await, Err(JournalError::Invalid(_))));
+    assert!(matches!(
+        j.append(vec![huge]).await,
+        Err(JournalError::Invalid(_))
+    ));
     // The journal is still healthy afterwards.
-    assert_eq!(j.append(vec![b"ok".to_vec()]).await.expect("append").first_lsn, 1);
+    assert_eq!(
+        j.append(vec![b"ok".to_vec()])
+            .await
+            .expect("append")
+            .first_lsn,
+        1
+    );
 }
 
 #[tokio::test]
 async fn back_pressure_refuses_appends_when_a_consumer_lags() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let j = open(tmp.path(), JournalConfig { max_consumer_lag: Some(10), ..JournalConfig::default() });
+    let j = open(
+        tmp.path(),
+        JournalConfig {
+            max_consumer_lag: Some(10),
+            ..JournalConfig::default()
+        },
+    );
     j.save_checkpoint("slow", 0).expect("register");
     for i in 0..11 {
         j.append(vec![entry(i)]).await.expect("within limit");

@@ -23,7 +23,11 @@ pub fn open(dir: &Path, config: JournalConfig) -> Journal {
 }
 
 pub fn entry(i: u64) -> Vec<u8> {
-    format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat((i % 97) as usize)).into_bytes()
+    format!(
+        "{{\"n\":{i},\"pad\":\"{}\"}}",
+        "x".repeat((i % 97) as usize)
+    )
+    .into_bytes()
 }
 
 pub fn read_all(j: &Journal) -> Vec<(u64, Vec<u8>)> {

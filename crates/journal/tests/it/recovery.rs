@@ -22,7 +22,12 @@ fn write_batches(dir: &Path, batches: &[usize]) -> Vec<(u64, Vec<u8>)> {
     let mut written = Vec::new();
     let mut n = 0u64;
     for size in batches {
-        let entries: Vec<Vec<u8>> = (0..*size).map(|_| { n += 1; entry(n) }).collect();
+        let entries: Vec<Vec<u8>> = (0..*size)
+            .map(|_| {
+                n += 1;
+                entry(n)
+            })
+            .collect();
         let a = j.append_blocking(entries.clone()).expect("append");
         for (i, e) in entries.into_iter().enumerate() {
             written.push((a.first_lsn + i as u64, e));
@@ -38,13 +43,19 @@ fn a_torn_tail_is_cut_and_everything_before_it_survives() {
     let seg = segment_files(tmp.path()).pop().expect("segment");
     // Simulate a crash in the middle of writing a further block.
     let mut f = OpenOptions::new().append(true).open(&seg).expect("open");
-    f.write_all(b"OTJB\x40\x00\x00\x00garbage that is not a whole block").expect("write");
+    f.write_all(b"OTJB\x40\x00\x00\x00garbage that is not a whole block")
+        .expect("write");
     drop(f);
     let (j, report) = Journal::open(tmp.path(), JournalConfig::default()).expect("reopen");
     assert!(report.truncated_bytes > 0);
     assert_eq!(report.next_lsn, 9);
     assert_eq!(read_all(&j), written);
-    assert_eq!(j.append_blocking(vec![b"after".to_vec()]).expect("append").first_lsn, 9);
+    assert_eq!(
+        j.append_blocking(vec![b"after".to_vec()])
+            .expect("append")
+            .first_lsn,
+        9
+    );
 }
 
 #[test]
@@ -73,7 +84,7 @@ fn damage_in_the_tail_segment_cuts_back_to_the_last_whole_block() {
     assert!(report.truncated_bytes > 0);
     let all = read_all(&j);
     assert_eq!(all.len() as u64, report.next_lsn - 1);
-    assert!(all.len() < 6 && all.len() % 2 == 0);
+    assert!(all.len() < 6 && all.len().is_multiple_of(2));
     for (i, (lsn, _)) in all.iter().enumerate() {
         assert_eq!(*lsn, i as u64 + 1);
     }
@@ -102,7 +113,10 @@ fn damage_in_a_sealed_segment_is_reported_by_readers_not_skipped() {
             Err(e) => break e,
         }
     };
-    assert!(matches!(err, opentrail_journal::JournalError::Corrupt { .. }), "{err}");
+    assert!(
+        matches!(err, opentrail_journal::JournalError::Corrupt { .. }),
+        "{err}"
+    );
 }
 
 proptest! {

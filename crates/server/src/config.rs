@@ -1,0 +1,365 @@
+//! Server configuration: one TOML file, overridden by environment variables, overridden by
+//! command-line flags (the `cli` crate applies the last two through [`Overrides`]).
+//!
+//! Every default works on the embedded default: one process, everything under
+//! `./opentrail-data`, listening on loopback.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use opentrail_journal::{JournalConfig, SyncMode};
+use serde::{Deserialize, Serialize};
+
+use crate::ServerError;
+
+/// The whole server configuration (`opentrail.toml`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+    /// Directory holding the journal, credentials and every later store.
+    pub data_dir: PathBuf,
+    /// The AWS account this server is (12 digits).
+    pub account_id: String,
+    /// Region used when a request does not say one (demo activity, native ingest defaults).
+    pub region: String,
+    /// IAM users besides the root credentials.
+    pub principals: Vec<PrincipalConfig>,
+    /// Peers whose `X-Forwarded-For` header is believed (CIDRs, e.g. `10.0.0.0/8`).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Request authentication.
+    pub auth: AuthConfig,
+    /// The event journal.
+    pub journal: JournalSettings,
+    /// The native ingest endpoint.
+    pub ingest: IngestConfig,
+    /// The built-in demo activity.
+    pub demo: DemoConfig,
+}
+
+/// An IAM user that may call the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalConfig {
+    /// IAM user name (recorded as `userIdentity.userName`).
+    pub user_name: String,
+    /// Access key id (20 characters, `AKIA...` by convention).
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+    /// Owning account; defaults to the server's account.
+    #[serde(default)]
+    pub account_id: Option<String>,
+}
+
+/// Request authentication settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Accept requests signed with any access key, as AWS emulators do, for local SDK tests.
+    /// Signatures of known keys are still verified; unknown keys are recorded as presented.
+    /// Off by default, and warned about at every start.
+    pub accept_any_access_key: bool,
+    /// Largest difference between a request's `X-Amz-Date` and the server clock.
+    pub max_clock_skew_secs: u64,
+}
+
+/// Journal settings (see the journal crate for their meaning).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JournalSettings {
+    /// `always` (fsync before answering) or `periodic`.
+    pub sync: SyncSetting,
+    /// Interval of periodic syncs, in milliseconds.
+    pub sync_interval_ms: u64,
+    /// Segment file size, in MiB.
+    pub segment_mib: u64,
+    /// Refuse ingest with `ThrottlingException` while a consumer is this many events behind.
+    pub max_consumer_lag: Option<u64>,
+    /// Keep journal segments at least this many hours after every consumer has read them.
+    pub min_retention_hours: u64,
+}
+
+/// When journal appends become durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncSetting {
+    /// fsync before the API answers (group commit).
+    Always,
+    /// fsync every `sync_interval_ms`.
+    Periodic,
+}
+
+/// Native ingest settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Largest request body accepted (after any gzip decoding), in bytes.
+    pub max_body_bytes: usize,
+    /// Most records accepted in one request.
+    pub max_records: usize,
+}
+
+/// The demo workload run by `serve --demo`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Run it.
+    pub enabled: bool,
+    /// Mean events per day of the simulated account.
+    pub events_per_day: f64,
+    /// Hours of history generated at the first start.
+    pub backfill_hours: u64,
+    /// Seed of the generator.
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4599)),
+            data_dir: PathBuf::from("opentrail-data"),
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+            principals: Vec::new(),
+            trusted_proxies: Vec::new(),
+            auth: AuthConfig::default(),
+            journal: JournalSettings::default(),
+            ingest: IngestConfig::default(),
+            demo: DemoConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            accept_any_access_key: false,
+            max_clock_skew_secs: 15 * 60,
+        }
+    }
+}
+
+impl Default for JournalSettings {
+    fn default() -> Self {
+        JournalSettings {
+            sync: SyncSetting::Always,
+            sync_interval_ms: 100,
+            segment_mib: 128,
+            max_consumer_lag: None,
+            min_retention_hours: 24,
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_body_bytes: 32 * 1024 * 1024,
+            max_records: 10_000,
+        }
+    }
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            enabled: false,
+            events_per_day: 200_000.0,
+            backfill_hours: 24,
+            seed: 7,
+        }
+    }
+}
+
+/// Settings given on the command line or in the environment; `None` leaves the file's value.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen` / `OPENTRAIL_LISTEN`.
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir` / `OPENTRAIL_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--account-id` / `OPENTRAIL_ACCOUNT_ID`.
+    pub account_id: Option<String>,
+    /// `--region` / `OPENTRAIL_REGION`.
+    pub region: Option<String>,
+    /// `--accept-any-access-key` / `OPENTRAIL_ACCEPT_ANY_ACCESS_KEY`.
+    pub accept_any_access_key: Option<bool>,
+    /// `--demo`.
+    pub demo: Option<bool>,
+    /// `--journal-sync` / `OPENTRAIL_JOURNAL_SYNC`.
+    pub journal_sync: Option<SyncSetting>,
+}
+
+impl Config {
+    /// Reads a TOML file; a missing file is an error naming it.
+    pub fn from_file(path: &Path) -> Result<Config, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ServerError::Config {
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        Config::from_toml(&text).map_err(|e| ServerError::Config {
+            message: format!("{}: {e}", path.display()),
+        })
+    }
+
+    /// Parses TOML text (unknown keys are errors, so typos do not pass silently).
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Applies environment and command-line values over the file's.
+    pub fn apply(&mut self, o: Overrides) {
+        if let Some(v) = o.listen {
+            self.listen = v;
+        }
+        if let Some(v) = o.data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = o.account_id {
+            self.account_id = v;
+        }
+        if let Some(v) = o.region {
+            self.region = v;
+        }
+        if let Some(v) = o.accept_any_access_key {
+            self.auth.accept_any_access_key = v;
+        }
+        if let Some(v) = o.demo {
+            self.demo.enabled = v;
+        }
+        if let Some(v) = o.journal_sync {
+            self.journal.sync = v;
+        }
+    }
+
+    /// Checks values serde cannot: account id shape, principals, limits.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        let bad = |m: String| Err(ServerError::Config { message: m });
+        let account_ok = |a: &str| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit());
+        if !account_ok(&self.account_id) {
+            return bad(format!(
+                "account_id {:?} must be 12 digits",
+                self.account_id
+            ));
+        }
+        if self.region.is_empty()
+            || !self
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return bad(format!("region {:?} must look like us-east-1", self.region));
+        }
+        let mut keys = std::collections::HashSet::new();
+        for p in &self.principals {
+            if p.access_key_id.len() < 16 || p.secret_access_key.len() < 16 {
+                return bad(format!(
+                    "principal {:?}: access_key_id and secret_access_key must be at least 16 characters",
+                    p.user_name
+                ));
+            }
+            if let Some(a) = &p.account_id
+                && !account_ok(a)
+            {
+                return bad(format!(
+                    "principal {:?}: account_id must be 12 digits",
+                    p.user_name
+                ));
+            }
+            if !keys.insert(p.access_key_id.as_str()) {
+                return bad(format!(
+                    "access key {} is configured twice",
+                    p.access_key_id
+                ));
+            }
+        }
+        if self.ingest.max_records == 0 || self.ingest.max_body_bytes < 1024 {
+            return bad("ingest.max_records must be > 0 and ingest.max_body_bytes >= 1024".into());
+        }
+        if self.journal.segment_mib == 0 {
+            return bad("journal.segment_mib must be > 0".into());
+        }
+        Ok(())
+    }
+
+    /// The journal's own configuration.
+    pub fn journal_config(&self) -> JournalConfig {
+        JournalConfig {
+            segment_bytes: self.journal.segment_mib * 1024 * 1024,
+            sync: match self.journal.sync {
+                SyncSetting::Always => SyncMode::Always,
+                SyncSetting::Periodic => {
+                    SyncMode::Periodic(Duration::from_millis(self.journal.sync_interval_ms.max(1)))
+                }
+            },
+            max_consumer_lag: self.journal.max_consumer_lag,
+            min_retention: Duration::from_secs(self.journal.min_retention_hours * 3600),
+            ..JournalConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_default() {
+        let c = Config::default();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:4599");
+        assert_eq!(c.data_dir, PathBuf::from("opentrail-data"));
+        assert_eq!(c.account_id, "123456789012");
+        c.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn toml_then_overrides_in_order_of_precedence() {
+        let mut c = Config::from_toml(
+            r#"
+            listen = "0.0.0.0:9000"
+            account_id = "111122223333"
+            trusted_proxies = ["10.0.0.0/8"]
+            [[principals]]
+            user_name = "alice"
+            access_key_id = "AKIAALICEEXAMPLE0001"
+            secret_access_key = "alice-secret-000000000000"
+            [journal]
+            sync = "periodic"
+            "#,
+        )
+        .expect("parses");
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.principals[0].user_name, "alice");
+        assert_eq!(c.journal.sync, SyncSetting::Periodic);
+        c.apply(Overrides {
+            account_id: Some("444455556666".into()),
+            ..Overrides::default()
+        });
+        assert_eq!(c.account_id, "444455556666");
+        assert_eq!(c.listen.port(), 9000, "a value not overridden stays");
+        c.validate().expect("valid");
+    }
+
+    #[test]
+    fn bad_configuration_is_refused_with_a_reason() {
+        assert!(Config::from_toml("listen = 5").is_err());
+        let err = Config::from_toml("lisen = \"127.0.0.1:1\"").expect_err("typo");
+        assert!(err.contains("lisen"), "{err}");
+        let c = Config {
+            account_id: "12".into(),
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+        let mut c = Config::default();
+        c.principals.push(PrincipalConfig {
+            user_name: "x".into(),
+            access_key_id: "short".into(),
+            secret_access_key: "s".into(),
+            account_id: None,
+        });
+        assert!(c.validate().is_err());
+    }
+}

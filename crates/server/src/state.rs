@@ -1,0 +1,24 @@
+//! The state every request handler shares.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use opentrail_journal::Journal;
+
+use crate::config::Config;
+use crate::credentials::CredentialStore;
+
+/// Shared, cheaply cloned server state.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration the server started with.
+    pub config: Arc<Config>,
+    /// The event journal.
+    pub journal: Journal,
+    /// Principals by access key.
+    pub credentials: Arc<CredentialStore>,
+    /// Prometheus rendering of the `metrics` facade.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Set once shutdown began: new requests get `ServiceUnavailable`.
+    pub shutting_down: Arc<AtomicBool>,
+}
