@@ -42,6 +42,7 @@ class Server:
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="opentrail-test-")
             data_dir = self._tmp.name
+        os.makedirs(data_dir, exist_ok=True)
         self.data_dir = data_dir
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
