@@ -107,10 +107,9 @@ def test_responses_carry_the_request_id_and_it_is_the_recorded_one(shared_server
 
 def test_request_parameters_are_recorded_as_aws_writes_them(shared_server):
     client = shared_server.client(region="eu-west-3")
-    with pytest.raises(ClientError) as e:
-        client.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}],
-                             StartTime=datetime.datetime(2026, 1, 2, 15, 4, 5), MaxResults=7)
-    [rec] = shared_server.records(requestID=e.value.response["ResponseMetadata"]["RequestId"])
+    resp = client.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}],
+                                StartTime=datetime.datetime(2026, 1, 2, 15, 4, 5), MaxResults=7)
+    [rec] = shared_server.records(requestID=resp["ResponseMetadata"]["RequestId"])
     assert rec["requestParameters"] == {
         "lookupAttributes": [{"attributeKey": "EventName", "attributeValue": "ConsoleLogin"}],
         "startTime": "Jan 2, 2026, 3:04:05 PM",
@@ -118,6 +117,7 @@ def test_request_parameters_are_recorded_as_aws_writes_them(shared_server):
     }
     assert rec["awsRegion"] == "eu-west-3"
     assert rec["readOnly"] is True
+    assert rec["responseElements"] is None and "errorCode" not in rec
     with pytest.raises(ClientError) as e:
         client.create_trail(Name="t1", S3BucketName="b1", IsMultiRegionTrail=True)
     [rec] = shared_server.records(requestID=e.value.response["ResponseMetadata"]["RequestId"])
@@ -133,13 +133,12 @@ def aws(server, *args, region="us-east-1"):
 
 
 def test_the_aws_cli_gets_aws_shaped_answers(shared_server):
-    out = aws(shared_server, "lookup-events", "--lookup-attributes", "AttributeKey=EventName,AttributeValue=CreateTrail",
-              "--max-results", "3", region="sa-east-1")
+    out = aws(shared_server, "get-trail", "--name", "audit", region="sa-east-1")
     assert out.returncode == 255, out  # aws-cli v1 exits 255 on a service error
-    assert "An error occurred (UnsupportedOperationException) when calling the LookupEvents operation" in out.stderr
+    assert "An error occurred (UnsupportedOperationException) when calling the GetTrail operation" in out.stderr
     recs = [r for _, r in shared_server.journal() if r.get("awsRegion") == "sa-east-1"]
     assert recs and recs[-1]["userAgent"].startswith("aws-cli/")
-    assert recs[-1]["requestParameters"]["lookupAttributes"] == [{"attributeKey": "EventName", "attributeValue": "CreateTrail"}]
+    assert recs[-1]["requestParameters"] == {"name": "audit"}
 
     env_bad = aws(type("S", (), {"key": shared_server.key, "secret": "bad" * 14, "endpoint": shared_server.endpoint}), "list-trails")
     assert env_bad.returncode == 255

@@ -67,6 +67,42 @@ impl SignedClient {
         })
     }
 
+    /// A signed GET of `path?query`, returning the response with its body still streaming.
+    pub async fn get(
+        &self,
+        path: &str,
+        query: &str,
+    ) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("host", self.authority.parse()?);
+        let q = (!query.is_empty()).then_some(query);
+        sigv4::sign(
+            "GET",
+            path,
+            q,
+            &mut headers,
+            b"",
+            &self.target.access_key_id,
+            &self.target.secret_access_key,
+            &self.target.region,
+            "opentrail",
+            chrono::Utc::now(),
+        );
+        let uri = match q {
+            Some(q) => format!("{}{path}?{q}", self.target.endpoint.trim_end_matches('/')),
+            None => format!("{}{path}", self.target.endpoint.trim_end_matches('/')),
+        };
+        let mut req = http::Request::builder()
+            .method("GET")
+            .uri(uri)
+            .body(Full::new(Bytes::new()))?;
+        *req.headers_mut() = headers;
+        self.http
+            .request(req)
+            .await
+            .context("sending to the server")
+    }
+
     /// Sends one NDJSON batch to `/_opentrail/ingest`.
     pub async fn ingest_ndjson(&self, body: Vec<u8>) -> anyhow::Result<IngestOutcome> {
         let mut headers = http::HeaderMap::new();

@@ -3,6 +3,7 @@
 mod bench;
 mod client;
 mod generate;
+mod history;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Generate realistic CloudTrail activity: to AWS-style log files, NDJSON, or a server.
     Generate(generate::GenerateArgs),
+    /// Work with the event history of a running server (export).
+    History(history::HistoryArgs),
     /// Measure performance (writes figures to stdout as JSON lines; see BENCHMARKS.md).
     Bench(bench::BenchArgs),
 }
@@ -56,6 +59,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Generate(args) => generate::run(args).await,
+            Command::History(args) => history::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     });

@@ -118,25 +118,35 @@ impl UserIdentity {
     /// assumed role, `root` for the root user (or its alias when logged), the federated user's
     /// name, and the invoking service for service calls.
     pub fn username(&self) -> Option<String> {
-        let ty = self.identity_type.as_deref()?;
-        let tail = || {
-            self.arn
-                .as_deref()
-                .and_then(|a| a.rsplit('/').next())
-                .map(str::to_owned)
-        };
-        match ty {
-            "IAMUser" | "Root" | "IdentityCenterUser" | "Directory" | "SAMLUser"
-            | "WebIdentityUser"
-                if self.user_name.is_some() =>
-            {
-                self.user_name.clone()
-            }
-            "Root" => Some("root".into()),
-            "AssumedRole" | "FederatedUser" | "IAMUser" => tail(),
-            "AWSService" => self.invoked_by.clone(),
-            _ => self.user_name.clone().or_else(tail),
+        username_of(
+            self.identity_type.as_deref()?,
+            self.user_name.as_deref(),
+            self.arn.as_deref(),
+            self.invoked_by.as_deref(),
+        )
+    }
+}
+
+/// [`UserIdentity::username`] from borrowed parts, for readers that do not build a
+/// [`UserIdentity`] (the history index parses records through a borrowed view).
+pub fn username_of(
+    identity_type: &str,
+    user_name: Option<&str>,
+    arn: Option<&str>,
+    invoked_by: Option<&str>,
+) -> Option<String> {
+    let tail = || arn.and_then(|a| a.rsplit('/').next()).map(str::to_owned);
+    match identity_type {
+        "IAMUser" | "Root" | "IdentityCenterUser" | "Directory" | "SAMLUser"
+        | "WebIdentityUser"
+            if user_name.is_some() =>
+        {
+            user_name.map(str::to_owned)
         }
+        "Root" => Some("root".into()),
+        "AssumedRole" | "FederatedUser" | "IAMUser" => tail(),
+        "AWSService" => invoked_by.map(str::to_owned),
+        _ => user_name.map(str::to_owned).or_else(tail),
     }
 }
 

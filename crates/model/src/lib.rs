@@ -14,7 +14,7 @@ pub mod record;
 pub mod time;
 
 pub use error::ModelError;
-pub use identity::{SessionAttributes, SessionContext, SessionIssuer, UserIdentity};
+pub use identity::{SessionAttributes, SessionContext, SessionIssuer, UserIdentity, username_of};
 pub use incoming::{IncomingError, IncomingErrorCode, RecordView, ValidRecord, validate_incoming};
 pub use record::{
     Addendum, EVENT_VERSION, EventCategory, EventType, InsightDetails, Record, Resource, TlsDetails,

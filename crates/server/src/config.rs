@@ -38,6 +38,35 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// The built-in demo activity.
     pub demo: DemoConfig,
+    /// Event history (LookupEvents).
+    pub history: HistorySettings,
+}
+
+/// Event history settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistorySettings {
+    /// Days of events kept and returned (AWS: 90).
+    pub retention_days: u32,
+    /// Also index data events (AWS event history holds management events only).
+    pub include_data_events: bool,
+    /// LookupEvents calls allowed per second per account and region, answering
+    /// `ThrottlingException` beyond it (AWS: 2). Off when absent, for speed; set it to test
+    /// retry logic.
+    pub lookup_rate_limit: Option<f64>,
+    /// Flush the in-memory index to a segment at this many events.
+    pub memtable_max_events: usize,
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        HistorySettings {
+            retention_days: 90,
+            include_data_events: false,
+            lookup_rate_limit: None,
+            memtable_max_events: 200_000,
+        }
+    }
 }
 
 /// An IAM user that may call the server.
@@ -130,6 +159,7 @@ impl Default for Config {
             journal: JournalSettings::default(),
             ingest: IngestConfig::default(),
             demo: DemoConfig::default(),
+            history: HistorySettings::default(),
         }
     }
 }
@@ -150,7 +180,7 @@ impl Default for JournalSettings {
             sync_interval_ms: 100,
             segment_mib: 128,
             max_consumer_lag: None,
-            min_retention_hours: 24,
+            min_retention_hours: 168,
         }
     }
 }
@@ -279,10 +309,35 @@ impl Config {
         if self.ingest.max_records == 0 || self.ingest.max_body_bytes < 1024 {
             return bad("ingest.max_records must be > 0 and ingest.max_body_bytes >= 1024".into());
         }
+        if self.history.retention_days == 0 || self.history.memtable_max_events == 0 {
+            return bad(
+                "history.retention_days and history.memtable_max_events must be > 0".into(),
+            );
+        }
+        if self
+            .history
+            .lookup_rate_limit
+            .is_some_and(|r| !(r.is_finite() && r > 0.0))
+        {
+            return bad(
+                "history.lookup_rate_limit must be a positive number of calls per second".into(),
+            );
+        }
         if self.journal.segment_mib == 0 {
             return bad("journal.segment_mib must be > 0".into());
         }
         Ok(())
+    }
+
+    /// The history store's own configuration.
+    pub fn history_config(&self) -> opentrail_history::HistoryConfig {
+        opentrail_history::HistoryConfig {
+            retention_days: self.history.retention_days,
+            include_data_events: self.history.include_data_events,
+            default_account: self.account_id.clone(),
+            memtable_max_events: self.history.memtable_max_events,
+            ..opentrail_history::HistoryConfig::default()
+        }
     }
 
     /// The journal's own configuration.

@@ -23,6 +23,9 @@ pub enum ServerError {
     /// The journal failed.
     #[error(transparent)]
     Journal(#[from] opentrail_journal::JournalError),
+    /// The event history store failed.
+    #[error(transparent)]
+    History(#[from] opentrail_history::HistoryError),
 }
 
 impl ServerError {

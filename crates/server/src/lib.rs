@@ -11,6 +11,7 @@ pub mod config;
 pub mod credentials;
 mod demo;
 mod error;
+mod history_export;
 pub mod ingest;
 mod journal_api;
 mod ops;
@@ -74,6 +75,24 @@ impl Server {
             took_ms = recovery.took.as_millis() as u64,
             "journal recovered"
         );
+        let history_dir = config.data_dir.join("history");
+        let history_config = config.history_config();
+        let (history, opened) = tokio::task::spawn_blocking(move || {
+            opentrail_history::History::open(history_dir, history_config)
+        })
+        .await
+        .map_err(|e| ServerError::Config {
+            message: format!("opening event history panicked: {e}"),
+        })??;
+        if let Some(why) = &opened.rebuilding {
+            tracing::warn!(reason = %why, "event history is rebuilding from the journal");
+        }
+        tracing::info!(
+            segments = opened.segments,
+            resume_lsn = opened.resume_lsn,
+            "event history opened"
+        );
+        let history = Arc::new(history);
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| ServerError::io(format!("listening on {}", config.listen), e))?;
@@ -82,7 +101,14 @@ impl Server {
                 "auth.accept_any_access_key is ON: requests signed with unknown access keys are accepted unverified. Use only for local SDK testing."
             );
         }
+        let lookup_limiter = config
+            .history
+            .lookup_rate_limit
+            .map(|r| Arc::new(api::history::RateLimiter::new(r)));
         let state = AppState {
+            history: history.clone(),
+            history_store: history,
+            lookup_limiter,
             config: Arc::new(config),
             journal,
             credentials: Arc::new(credentials),
@@ -120,6 +146,7 @@ impl Server {
             .route("/metrics", get(ops::metrics))
             .route("/_opentrail/ingest", post(ingest::ingest))
             .route("/_opentrail/journal", get(journal_api::read))
+            .route("/_opentrail/history/export", get(history_export::export))
             .fallback(api::handle)
             .with_state(state)
     }
@@ -137,7 +164,13 @@ impl Server {
             .demo
             .enabled
             .then(|| demo::spawn(state.clone(), stop_rx.clone()));
-        let retention = spawn_retention(state.clone(), stop_rx);
+        let retention = spawn_retention(state.clone(), stop_rx.clone());
+        let history = opentrail_history::spawn_consumer(
+            state.history_store.clone(),
+            state.journal.clone(),
+            stop_rx,
+        )
+        .map_err(|e| ServerError::io("starting the history consumer", e))?;
         let flag = state.shutting_down.clone();
         let app = Self::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
@@ -152,6 +185,7 @@ impl Server {
             let _ = d.await;
         }
         let _ = retention.await;
+        let _ = tokio::task::spawn_blocking(move || history.join()).await;
         state.journal.shutdown().await;
         tracing::info!(
             durable_lsn = state.journal.durable_lsn(),

@@ -21,4 +21,10 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Set once shutdown began: new requests get `ServiceUnavailable`.
     pub shutting_down: Arc<AtomicBool>,
+    /// The event history (LookupEvents).
+    pub history: crate::api::history::SharedHistory,
+    /// The concrete history store, for maintenance and metrics.
+    pub history_store: Arc<opentrail_history::History>,
+    /// AWS's LookupEvents rate limit, when enabled.
+    pub lookup_limiter: Option<Arc<crate::api::history::RateLimiter>>,
 }

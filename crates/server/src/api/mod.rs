@@ -6,6 +6,7 @@
 //! operations, so an operation this server version does not implement yet still gets a clear
 //! AWS-shaped answer naming it.
 
+pub mod history;
 mod routes;
 
 use std::net::SocketAddr;

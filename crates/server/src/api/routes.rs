@@ -85,11 +85,14 @@ pub fn group(operation: &str) -> Group {
 
 /// Runs the handler of `operation`.
 pub async fn dispatch(
-    _ctx: &ApiContext<'_>,
+    ctx: &ApiContext<'_>,
     operation: &str,
-    _input: Value,
+    input: Value,
 ) -> Result<Value, AwsError> {
-    Err(not_implemented(operation, group(operation)))
+    match operation {
+        "LookupEvents" => super::history::lookup_events(ctx, input).await,
+        _ => Err(not_implemented(operation, group(operation))),
+    }
 }
 
 fn not_implemented(operation: &str, group: Group) -> AwsError {
