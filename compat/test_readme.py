@@ -35,6 +35,8 @@ def test_readme_shell_and_python_examples_run(tmp_path):
         assert '"successful":[{"index":0,"eventID":' in out.stdout
         assert '"errorCode":"InvalidData"' in out.stdout
         assert '"CreateInvoice"' in out.stdout, "the journal read shows the ingested record"
+        assert "CreateInvoice\tbilling-svc" in out.stdout, "lookup-events finds it by name, with its user"
+        assert os.path.getsize("/tmp/lookups.csv") > 0
         assert os.path.isdir("/tmp/ct-logs/AWSLogs/123456789012/CloudTrail")
         assert "sent 1000 events (0 refused)" in out.stderr
 

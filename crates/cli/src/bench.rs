@@ -26,6 +26,25 @@ enum BenchCommand {
     Journal(JournalBench),
     /// Parse rates of the same records: full serde_json::Value, and ingest validation.
     Parse(ParseBench),
+    /// Event history: index build rate, disk use, and LookupEvents latency per attribute.
+    History(HistoryBench),
+}
+
+#[derive(Args)]
+struct HistoryBench {
+    /// Directory for the history store (created; must not exist).
+    #[arg(long)]
+    dir: std::path::PathBuf,
+    /// Events to index.
+    #[arg(long, default_value_t = 10_000_000)]
+    events: u64,
+    /// Also write the same events, with their indexed columns, as NDJSON here (for the DuckDB
+    /// anchor), and the query set as JSON next to it.
+    #[arg(long)]
+    export: Option<std::path::PathBuf>,
+    /// Queries per class.
+    #[arg(long, default_value_t = 200)]
+    queries: usize,
 }
 
 #[derive(Args)]
@@ -81,6 +100,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Ingest(a) => ingest(a).await,
         BenchCommand::Journal(a) => journal(a).await,
         BenchCommand::Parse(a) => parse(a),
+        BenchCommand::History(a) => crate::bench_history::run(a.dir, a.events, a.export, a.queries),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `opentrail`: the command-line entry point (serve, generate, bench).
 
 mod bench;
+mod bench_history;
 mod client;
 mod generate;
 mod history;
