@@ -45,6 +45,12 @@ struct HistoryBench {
     /// Queries per class.
     #[arg(long, default_value_t = 200)]
     queries: usize,
+    /// zstd level of record chunks (default: the store's default).
+    #[arg(long)]
+    compression_level: Option<i32>,
+    /// Uncompressed bytes per record chunk (default: the store's default).
+    #[arg(long)]
+    chunk_bytes: Option<usize>,
 }
 
 #[derive(Args)]
@@ -100,7 +106,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Ingest(a) => ingest(a).await,
         BenchCommand::Journal(a) => journal(a).await,
         BenchCommand::Parse(a) => parse(a),
-        BenchCommand::History(a) => crate::bench_history::run(a.dir, a.events, a.export, a.queries),
+        BenchCommand::History(a) => {
+            let mut cfg = opentrail_history::HistoryConfig::default();
+            if let Some(l) = a.compression_level {
+                cfg.compression_level = l;
+            }
+            if let Some(c) = a.chunk_bytes {
+                cfg.chunk_bytes = c;
+            }
+            crate::bench_history::run(a.dir, a.events, a.export, a.queries, cfg)
+        }
     }
 }
 

@@ -46,8 +46,19 @@ impl Samples {
 }
 
 fn columns(lsn: u64, x: &Extracted, json: &[u8]) -> Value {
-    let vals = |a: Attr| -> Vec<&str> { x.values.iter().filter(|(k, _)| *k == a).map(|(_, v)| v.as_str()).collect() };
-    let one = |a: Attr| vals(a).first().map(|s| Value::from(*s)).unwrap_or(Value::Null);
+    let vals = |a: Attr| -> Vec<&str> {
+        x.values
+            .iter()
+            .filter(|(k, _)| *k == a)
+            .map(|(_, v)| v.as_ref())
+            .collect()
+    };
+    let one = |a: Attr| {
+        vals(a)
+            .first()
+            .map(|s| Value::from(*s))
+            .unwrap_or(Value::Null)
+    };
     json!({
         "lsn": lsn, "time_ms": x.time_ms, "account": x.account, "region": x.region,
         "category": x.category as u8, "event_id": x.event_id, "event_name": one(Attr::EventName),
@@ -65,11 +76,17 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
 }
 
-pub fn run(dir: PathBuf, events: u64, export: Option<PathBuf>, queries: usize) -> anyhow::Result<()> {
+pub fn run(
+    dir: PathBuf,
+    events: u64,
+    export: Option<PathBuf>,
+    queries: usize,
+    config: HistoryConfig,
+) -> anyhow::Result<()> {
     if dir.exists() {
         bail!("{} exists; give a fresh directory", dir.display());
     }
-    let (history, _) = History::open(&dir, HistoryConfig::default())?;
+    let (history, _) = History::open(&dir, config)?;
     let now = Utc::now();
     let (start, end) = (now - TimeDelta::days(31), now - TimeDelta::days(1));
     let mut generator = Generator::new(WorkloadConfig {
@@ -80,7 +97,10 @@ pub fn run(dir: PathBuf, events: u64, export: Option<PathBuf>, queries: usize) -
     let mut out = match &export {
         Some(dir) => {
             std::fs::create_dir_all(dir)?;
-            Some(std::io::BufWriter::with_capacity(1 << 22, std::fs::File::create(dir.join("events.ndjson"))?))
+            Some(std::io::BufWriter::with_capacity(
+                1 << 22,
+                std::fs::File::create(dir.join("events.ndjson"))?,
+            ))
         }
         None => None,
     };
@@ -91,11 +111,16 @@ pub fn run(dir: PathBuf, events: u64, export: Option<PathBuf>, queries: usize) -
         cap: queries,
     };
     let mut index_time = Duration::ZERO;
+    let (mut apply_time, mut flush_time, mut compact_time) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut batch = Vec::with_capacity(4096);
     let mut lsn = 0u64;
     let mut bytes = 0u64;
     let started = Instant::now();
-    let mut iter = generator.events_between(start, end).take(events as usize).peekable();
+    let mut iter = generator
+        .events_between(start, end)
+        .take(events as usize)
+        .peekable();
     while iter.peek().is_some() {
         batch.clear();
         for rec in iter.by_ref().take(4096) {
@@ -104,7 +129,10 @@ pub fn run(dir: PathBuf, events: u64, export: Option<PathBuf>, queries: usize) -
             bytes += data.len() as u64;
             if let Some(x) = extract(&data, ACCOUNT, false) {
                 if x.region == REGION && x.category == Category::Standard {
-                    let c = Cursor { time_ms: x.time_ms, lsn };
+                    let c = Cursor {
+                        time_ms: x.time_ms,
+                        lsn,
+                    };
                     samples.offer(Attr::All, "", c);
                     for (a, v) in &x.values {
                         if *a != Attr::All {
@@ -120,17 +148,29 @@ pub fn run(dir: PathBuf, events: u64, export: Option<PathBuf>, queries: usize) -
                     w.write_all(b"\n")?;
                 }
             }
-            batch.push(Entry { lsn, timestamp_us: 0, data });
+            batch.push(Entry {
+                lsn,
+                timestamp_us: 0,
+                data,
+            });
         }
         let t = Instant::now();
         history.apply(&batch)?;
+        apply_time += t.elapsed();
         if history.should_flush() {
+            let f = Instant::now();
             history.flush()?;
+            flush_time += f.elapsed();
+            let c = Instant::now();
             history.compact()?;
+            compact_time += c.elapsed();
         }
         index_time += t.elapsed();
         if lsn % 1_000_000 < 4096 {
-            eprintln!("indexed {lsn} events ({:.0} events/s indexing)", lsn as f64 / index_time.as_secs_f64());
+            eprintln!(
+                "indexed {lsn} events ({:.0} events/s indexing)",
+                lsn as f64 / index_time.as_secs_f64()
+            );
         }
     }
     let t = Instant::now();
@@ -175,7 +215,10 @@ pub fn run(dir: PathBuf, events: u64, export: Option<PathBuf>, queries: usize) -
             // A deep page starts at a sampled event of this query (for time-range queries, at a
             // random event anywhere): what a NextToken far into the results holds.
             let deep_at = if attr == Attr::All {
-                all_cursors.get(rng.random_range(0..all_cursors.len().max(1))).map(|c| c.1).unwrap_or(*cursor)
+                all_cursors
+                    .get(rng.random_range(0..all_cursors.len().max(1)))
+                    .map(|c| c.1)
+                    .unwrap_or(*cursor)
             } else {
                 *cursor
             };
@@ -196,13 +239,15 @@ pub fn run(dir: PathBuf, events: u64, export: Option<PathBuf>, queries: usize) -
         }));
     }
     if let Some(dir) = &export {
-        std::fs::write(dir.join("queries.json"), serde_json::to_vec(&replay)?).context("writing queries")?;
+        std::fs::write(dir.join("queries.json"), serde_json::to_vec(&replay)?)
+            .context("writing queries")?;
     }
     println!(
         "{}",
         json!({
             "bench": "history", "events": lsn, "json_bytes": bytes, "indexed_events": stats.segment_events,
             "index_seconds": index_time.as_secs_f64(), "index_events_per_sec": lsn as f64 / index_time.as_secs_f64(),
+            "apply_seconds": apply_time.as_secs_f64(), "flush_seconds": flush_time.as_secs_f64(), "compact_seconds": compact_time.as_secs_f64(),
             "wall_seconds_with_generation": wall.as_secs_f64(), "segments": stats.segments,
             "disk_bytes": stats.disk_bytes, "disk_bytes_per_event": stats.disk_bytes as f64 / lsn as f64,
             "disk_bytes_per_indexed_event": stats.disk_bytes as f64 / stats.segment_events.max(1) as f64,

@@ -61,21 +61,28 @@ pub enum Category {
     Insight = 1,
 }
 
-/// One record as the index sees it.
+/// One record as the index sees it; strings borrow from the record's JSON where they can.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Extracted {
+pub struct Extracted<'a> {
     /// Owning account.
-    pub account: String,
+    pub account: Cow<'a, str>,
     /// `awsRegion`.
-    pub region: String,
+    pub region: Cow<'a, str>,
     /// Which list it belongs to.
     pub category: Category,
     /// `eventTime` in milliseconds since the epoch.
     pub time_ms: i64,
     /// `eventID`, if any.
-    pub event_id: Option<String>,
+    pub event_id: Option<Cow<'a, str>>,
     /// Attribute values to index (`All` included once).
-    pub values: Vec<(Attr, String)>,
+    pub values: Vec<(Attr, Cow<'a, str>)>,
+}
+
+impl Extracted<'_> {
+    /// Whether the record has `value` for `attr`.
+    pub fn has(&self, attr: Attr, value: &str) -> bool {
+        self.values.iter().any(|(a, v)| *a == attr && v == value)
+    }
 }
 
 #[derive(Deserialize)]
@@ -164,10 +171,28 @@ pub fn resource_name(arn: &str) -> &str {
     }
 }
 
+/// The short name of a resource ARN that may be borrowed or owned.
+fn short_name<'a>(arn: &Cow<'a, str>) -> Option<Cow<'a, str>> {
+    match arn {
+        Cow::Borrowed(a) => {
+            let s = resource_name(a);
+            (s.len() != a.len()).then_some(Cow::Borrowed(s))
+        }
+        Cow::Owned(a) => {
+            let s = resource_name(a);
+            (s.len() != a.len()).then(|| Cow::Owned(s.to_owned()))
+        }
+    }
+}
+
 /// Reads a record for the index. `None` when it does not belong in event history (data,
 /// network-activity and Lake-only events unless `include_data_events`, or an unreadable time).
-pub fn extract(json: &[u8], default_account: &str, include_data_events: bool) -> Option<Extracted> {
-    let v: View<'_> = serde_json::from_slice(json).ok()?;
+pub fn extract<'a>(
+    json: &'a [u8],
+    default_account: &'a str,
+    include_data_events: bool,
+) -> Option<Extracted<'a>> {
+    let v: View<'a> = serde_json::from_slice(json).ok()?;
     let insight = v.event_type.as_deref() == Some("AwsCloudTrailInsight")
         || v.event_category.as_deref() == Some("Insight");
     let category = if insight {
@@ -181,35 +206,41 @@ pub fn extract(json: &[u8], default_account: &str, include_data_events: bool) ->
         }
     };
     let time = opentrail_model::time::parse_event_time(v.event_time.as_deref()?).ok()?;
-    let ident = v.user_identity.as_ref();
-    let account = v
-        .recipient_account_id
-        .as_deref()
-        .or_else(|| ident.and_then(|i| i.account_id.as_deref()))
-        .unwrap_or(default_account)
-        .to_owned();
-    let region = v.aws_region.as_deref().unwrap_or_default().to_owned();
-    let mut values = vec![(Attr::All, String::new())];
-    let mut push = |a: Attr, s: Option<&str>| {
+    let View {
+        event_id,
+        event_name,
+        event_source,
+        aws_region,
+        recipient_account_id,
+        read_only,
+        user_identity,
+        resources,
+        insight_details,
+        ..
+    } = v;
+    let account = recipient_account_id
+        .or_else(|| user_identity.as_ref().and_then(|i| i.account_id.clone()))
+        .unwrap_or(Cow::Borrowed(default_account));
+    let region = aws_region.unwrap_or(Cow::Borrowed(""));
+    let mut values: Vec<(Attr, Cow<'a, str>)> = Vec::with_capacity(12);
+    values.push((Attr::All, Cow::Borrowed("")));
+    let mut push = |a: Attr, s: Option<Cow<'a, str>>| {
         if let Some(s) = s.filter(|s| !s.is_empty()) {
-            values.push((a, s.to_owned()));
+            values.push((a, s));
         }
     };
-    let (name, source) = match (&v.insight_details, insight) {
-        (Some(d), true) => (
-            d.event_name.as_deref().or(v.event_name.as_deref()),
-            d.event_source.as_deref().or(v.event_source.as_deref()),
-        ),
-        _ => (v.event_name.as_deref(), v.event_source.as_deref()),
+    let (name, source) = match (insight_details, insight) {
+        (Some(d), true) => (d.event_name.or(event_name), d.event_source.or(event_source)),
+        _ => (event_name, event_source),
     };
     push(Attr::EventName, name);
     push(Attr::EventSource, source);
     if !insight {
         push(
             Attr::ReadOnly,
-            v.read_only.map(|r| if r { "true" } else { "false" }),
+            read_only.map(|r| Cow::Borrowed(if r { "true" } else { "false" })),
         );
-        if let Some(i) = ident {
+        if let Some(i) = user_identity {
             let user = i.ty.as_deref().and_then(|t| {
                 opentrail_model::username_of(
                     t,
@@ -218,28 +249,25 @@ pub fn extract(json: &[u8], default_account: &str, include_data_events: bool) ->
                     i.invoked_by.as_deref(),
                 )
             });
-            push(Attr::Username, user.as_deref());
-            push(Attr::AccessKeyId, i.access_key_id.as_deref());
+            push(Attr::Username, user.map(Cow::Owned));
+            push(Attr::AccessKeyId, i.access_key_id);
         }
-        for r in v.resources.iter().flatten() {
-            push(Attr::ResourceType, r.ty.as_deref());
-            if let Some(arn) = r.arn.as_deref() {
+        for r in resources.into_iter().flatten() {
+            push(Attr::ResourceType, r.ty);
+            if let Some(arn) = r.arn {
+                push(Attr::ResourceName, short_name(&arn));
                 push(Attr::ResourceName, Some(arn));
-                let short = resource_name(arn);
-                if short != arn {
-                    push(Attr::ResourceName, Some(short));
-                }
             }
         }
     }
-    values.sort();
+    values.sort_unstable();
     values.dedup();
     Some(Extracted {
         account,
         region,
         category,
         time_ms: time.timestamp_millis(),
-        event_id: v.event_id.map(Cow::into_owned),
+        event_id,
         values,
     })
 }
@@ -257,14 +285,15 @@ mod tests {
             "userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/Dev/jane","accessKeyId":"ASIA1"},
             "resources":[{"ARN":"arn:aws:ec2:eu-west-1:111122223333:instance/i-0abc","type":"AWS::EC2::Instance"},
                          {"ARN":"arn:aws:ec2:eu-west-1:111122223333:instance/i-0def","type":"AWS::EC2::Instance"}]});
-        let x = extract(rec.to_string().as_bytes(), "999999999999", false).expect("in history");
+        let text = rec.to_string();
+        let x = extract(text.as_bytes(), "999999999999", false).expect("in history");
         assert_eq!(
-            (x.account.as_str(), x.region.as_str(), x.category),
+            (x.account.as_ref(), x.region.as_ref(), x.category),
             ("111122223333", "eu-west-1", Category::Standard)
         );
         assert_eq!(x.time_ms, 1_795_600_800_000);
         assert_eq!(x.event_id.as_deref(), Some("e1"));
-        let has = |a, v: &str| x.values.contains(&(a, v.to_owned()));
+        let has = |a, v: &str| x.has(a, v);
         assert!(has(Attr::All, ""));
         assert!(
             has(Attr::EventName, "RunInstances") && has(Attr::EventSource, "ec2.amazonaws.com")
@@ -318,7 +347,8 @@ mod tests {
         let rec = json!({"eventVersion":"1.07","eventTime":"2026-11-25T10:01:00Z","awsRegion":"us-east-1",
             "eventID":"i1","eventType":"AwsCloudTrailInsight","eventCategory":"Insight","recipientAccountId":"1",
             "insightDetails":{"state":"Start","eventSource":"ssm.amazonaws.com","eventName":"UpdateInstanceInformation"}});
-        let x = extract(rec.to_string().as_bytes(), "1", false).expect("insight");
+        let text = rec.to_string();
+        let x = extract(text.as_bytes(), "1", false).expect("insight");
         assert_eq!(x.category, Category::Insight);
         assert!(
             x.values

@@ -12,6 +12,20 @@ pub fn posting_key(
     value: &str,
 ) -> Vec<u8> {
     let mut k = Vec::with_capacity(account.len() + region.len() + value.len() + 4);
+    write_posting_key(&mut k, account, region, category, attr, value);
+    k
+}
+
+/// [`posting_key`] into a reused buffer.
+pub fn write_posting_key(
+    k: &mut Vec<u8>,
+    account: &str,
+    region: &str,
+    category: Category,
+    attr: Attr,
+    value: &str,
+) {
+    k.clear();
     k.extend_from_slice(account.as_bytes());
     k.push(0);
     k.extend_from_slice(region.as_bytes());
@@ -19,7 +33,6 @@ pub fn posting_key(
     k.push(category as u8);
     k.push(attr as u8);
     k.extend_from_slice(value.as_bytes());
-    k
 }
 
 /// A 64-bit hash of an event id within its partition (FNV-1a: stable across versions).

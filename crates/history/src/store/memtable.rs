@@ -3,25 +3,34 @@
 //! It is rebuilt from the journal after a restart (the manifest records the last LSN that
 //! reached a segment), so it needs no log of its own.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::time::Instant;
 
-use super::keys::{event_id_hash, posting_key};
+use super::keys::{event_id_hash, write_posting_key};
 use crate::extract::Extracted;
 
-/// One event in the memtable.
+/// One event in the memtable; its record is a slice of the arena.
 pub(crate) struct MemRow {
     pub time_ms: i64,
     pub lsn: u64,
-    pub json: Vec<u8>,
+    block: u32,
+    offset: u32,
+    len: u32,
 }
+
+/// Records live in a few large blocks rather than one allocation each: a memtable holds up
+/// to hundreds of thousands of records, and allocating and freeing each one separately cost
+/// more than parsing them.
+const BLOCK: usize = 4 * 1024 * 1024;
 
 pub(crate) struct Memtable {
     pub rows: Vec<MemRow>,
-    pub postings: HashMap<Vec<u8>, Vec<u32>>,
-    pub event_ids: HashMap<u64, Vec<u32>>,
+    pub postings: FxHashMap<Vec<u8>, Vec<u32>>,
+    pub event_ids: FxHashMap<u64, Vec<u32>>,
+    key_buf: Vec<u8>,
     pub bytes: usize,
     pub created: Instant,
+    arena: Vec<Vec<u8>>,
     /// Highest LSN processed into this memtable (kept even for events history skips).
     pub last_lsn: u64,
 }
@@ -30,19 +39,39 @@ impl Memtable {
     pub(crate) fn new(last_lsn: u64) -> Self {
         Memtable {
             rows: Vec::new(),
-            postings: HashMap::new(),
-            event_ids: HashMap::new(),
+            postings: FxHashMap::default(),
+            event_ids: FxHashMap::default(),
+            key_buf: Vec::with_capacity(256),
             bytes: 0,
             created: Instant::now(),
+            arena: Vec::new(),
             last_lsn,
         }
     }
 
-    pub(crate) fn insert(&mut self, lsn: u64, json: Vec<u8>, x: &Extracted) {
+    /// The record of row `r`.
+    pub(crate) fn json(&self, r: &MemRow) -> &[u8] {
+        &self.arena[r.block as usize][r.offset as usize..(r.offset + r.len) as usize]
+    }
+
+    pub(crate) fn insert(&mut self, lsn: u64, json: &[u8], x: &Extracted<'_>) {
         let row = self.rows.len() as u32;
         for (attr, value) in &x.values {
-            let key = posting_key(&x.account, &x.region, x.category, *attr, value);
-            self.postings.entry(key).or_default().push(row);
+            write_posting_key(
+                &mut self.key_buf,
+                &x.account,
+                &x.region,
+                x.category,
+                *attr,
+                value,
+            );
+            // Look up by the borrowed key first: most keys repeat, so most inserts allocate nothing.
+            match self.postings.get_mut(self.key_buf.as_slice()) {
+                Some(list) => list.push(row),
+                None => {
+                    self.postings.insert(self.key_buf.clone(), vec![row]);
+                }
+            }
         }
         if let Some(id) = &x.event_id {
             self.event_ids
@@ -51,10 +80,23 @@ impl Memtable {
                 .push(row);
         }
         self.bytes += json.len() + 64 * x.values.len();
+        let fits = self
+            .arena
+            .last()
+            .is_some_and(|b| b.len() + json.len() <= b.capacity());
+        if !fits {
+            self.arena.push(Vec::with_capacity(BLOCK.max(json.len())));
+        }
+        let block = self.arena.len() - 1;
+        let buf = &mut self.arena[block];
+        let offset = buf.len();
+        buf.extend_from_slice(json);
         self.rows.push(MemRow {
             time_ms: x.time_ms,
             lsn,
-            json,
+            block: block as u32,
+            offset: offset as u32,
+            len: json.len() as u32,
         });
         self.last_lsn = lsn;
     }

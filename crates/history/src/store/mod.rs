@@ -62,7 +62,7 @@ impl Default for HistoryConfig {
             memtable_max_bytes: 128 * 1024 * 1024,
             memtable_max_age: Duration::from_secs(300),
             compression_level: 1,
-            chunk_bytes: 32 * 1024,
+            chunk_bytes: 64 * 1024,
             cache_bytes: 64 * 1024 * 1024,
             record_file_bytes: 512 * 1024 * 1024,
             max_compaction_rows: 4_000_000,
@@ -298,21 +298,26 @@ impl History {
         let Some(last) = entries.last() else {
             return Ok(());
         };
-        let parsed: Vec<_> = entries
-            .iter()
-            .map(|e| {
-                let x = extract(
-                    &e.data,
-                    &self.config.default_account,
-                    self.config.include_data_events,
-                );
-                (e, x)
-            })
-            .collect();
+        // Parsing dominates indexing; it runs on all cores, the inserts after it on one.
+        let threads = if entries.len() >= 512 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(4)
+        } else {
+            1
+        };
+        let parsed = records::parallel_map(entries, threads, |e| {
+            extract(
+                &e.data,
+                &self.config.default_account,
+                self.config.include_data_events,
+            )
+        });
         let mut st = self.state.write().map_err(|_| lock_err())?;
-        for (e, x) in parsed {
+        for (e, x) in entries.iter().zip(parsed) {
             if let Some(x) = x {
-                st.mem.insert(e.lsn, e.data.clone(), &x);
+                st.mem.insert(e.lsn, &e.data, &x);
             }
         }
         st.mem.last_lsn = last.lsn;
@@ -377,11 +382,9 @@ impl History {
                     max_time: i64::MIN,
                 });
             }
-            let locs = maint.writer.write_all(
-                order
-                    .iter()
-                    .map(|i| frozen.rows[*i as usize].json.as_slice()),
-            )?;
+            let locs = maint
+                .writer
+                .write_all(order.iter().map(|i| frozen.json(&frozen.rows[*i as usize])))?;
             let mut rank = vec![0u32; n];
             let mut rows = Vec::with_capacity(n);
             for (new, (old, loc)) in order.iter().zip(locs).enumerate() {
@@ -657,7 +660,7 @@ impl History {
             for m in std::iter::once(&st.mem).chain(st.frozen.as_deref()) {
                 for r in m.select(&key, ev_hash, lower, upper, want) {
                     let row = &m.rows[r as usize];
-                    cands.push(((row.time_ms, row.lsn), Src::Mem(row.json.clone())));
+                    cands.push(((row.time_ms, row.lsn), Src::Mem(m.json(row).to_vec())));
                 }
             }
             st.segments.clone()

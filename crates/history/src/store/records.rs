@@ -39,8 +39,33 @@ pub(crate) struct RecordWriter {
     pub len: u64,
     level: i32,
     chunk_bytes: usize,
-    buf: Vec<u8>,
-    pending: Vec<(usize, usize)>,
+    threads: usize,
+}
+
+/// Runs `f` over `items` on up to `threads` threads, keeping the order.
+pub(crate) fn parallel_map<'a, T: Sync, R: Send>(
+    items: &'a [T],
+    threads: usize,
+    f: impl Fn(&'a T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|part| {
+                let f = &f;
+                s.spawn(move || part.iter().map(f).collect::<Vec<R>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 impl RecordWriter {
@@ -62,6 +87,10 @@ impl RecordWriter {
             .map_err(|e| HistoryError::io(&path, e))?;
         file.set_len(valid_len)
             .map_err(|e| HistoryError::io(&path, e))?;
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4);
         Ok(RecordWriter {
             file_id,
             path,
@@ -69,59 +98,58 @@ impl RecordWriter {
             len: valid_len,
             level,
             chunk_bytes,
-            buf: Vec::with_capacity(chunk_bytes * 2),
-            pending: Vec::new(),
+            threads,
         })
     }
 
-    /// Adds records in order; returns their locators once their chunk is written (the caller
-    /// gets every locator after [`RecordWriter::finish`]).
+    /// Appends records in order (compressing chunks on all cores), syncs, and returns each
+    /// record's locator.
     pub(crate) fn write_all<'a>(
         &mut self,
         records: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Vec<Locator>, HistoryError> {
-        let mut out = Vec::new();
-        let mut data = Vec::new();
+        // Each chunk: its raw bytes and its records' (offset, length).
+        type Chunk = (Vec<u8>, Vec<(u32, u32)>);
+        let mut chunks: Vec<Chunk> = Vec::new();
+        let (mut buf, mut recs) = (Vec::with_capacity(self.chunk_bytes * 2), Vec::new());
         for r in records {
-            self.pending.push((self.buf.len(), r.len()));
-            self.buf.extend_from_slice(r);
-            if self.buf.len() >= self.chunk_bytes {
-                self.flush_chunk(&mut data, &mut out)?;
+            recs.push((buf.len() as u32, r.len() as u32));
+            buf.extend_from_slice(r);
+            if buf.len() >= self.chunk_bytes {
+                chunks.push((
+                    std::mem::replace(&mut buf, Vec::with_capacity(self.chunk_bytes * 2)),
+                    std::mem::take(&mut recs),
+                ));
             }
         }
-        self.flush_chunk(&mut data, &mut out)?;
+        if !recs.is_empty() {
+            chunks.push((buf, recs));
+        }
+        let level = self.level;
+        let compressed = parallel_map(&chunks, self.threads, |(raw, _)| {
+            zstd::bulk::compress(raw, level)
+        });
+        let mut data = Vec::new();
+        let mut out = Vec::new();
+        for ((raw, recs), c) in chunks.iter().zip(compressed) {
+            let c = c.map_err(|e| HistoryError::io(&self.path, e))?;
+            let chunk = self.len + data.len() as u64;
+            data.extend_from_slice(&(c.len() as u32).to_le_bytes());
+            data.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+            data.extend_from_slice(&c);
+            out.extend(recs.iter().map(|(offset, len)| Locator {
+                file: self.file_id,
+                chunk,
+                offset: *offset,
+                len: *len,
+            }));
+        }
         self.file
             .write_all_at(&data, self.len)
             .and_then(|_| self.file.sync_data())
             .map_err(|e| HistoryError::io(&self.path, e))?;
         self.len += data.len() as u64;
         Ok(out)
-    }
-
-    fn flush_chunk(
-        &mut self,
-        data: &mut Vec<u8>,
-        out: &mut Vec<Locator>,
-    ) -> Result<(), HistoryError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let compressed = zstd::bulk::compress(&self.buf, self.level)
-            .map_err(|e| HistoryError::io(&self.path, e))?;
-        let chunk = self.len + data.len() as u64;
-        data.extend_from_slice(&(compressed.len() as u32).to_le_bytes());
-        data.extend_from_slice(&(self.buf.len() as u32).to_le_bytes());
-        data.extend_from_slice(&compressed);
-        for (offset, len) in self.pending.drain(..) {
-            out.push(Locator {
-                file: self.file_id,
-                chunk,
-                offset: offset as u32,
-                len: len as u32,
-            });
-        }
-        self.buf.clear();
-        Ok(())
     }
 }
 

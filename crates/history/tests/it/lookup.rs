@@ -15,13 +15,13 @@ fn sample_values(entries: &[opentrail_journal::Entry], region: &str) -> Vec<(Att
         {
             for (a, v) in x.values {
                 if a != Attr::All {
-                    seen.insert((a, v));
+                    seen.insert((a, v.into_owned()));
                 }
             }
             if let Some(id) = x.event_id
                 && seen.len() % 7 == 0
             {
-                seen.insert((Attr::EventId, id));
+                seen.insert((Attr::EventId, id.into_owned()));
             }
         }
     }
