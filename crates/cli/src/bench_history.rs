@@ -89,21 +89,12 @@ pub fn run(
     let (history, _) = History::open(&dir, config)?;
     let now = Utc::now();
     let (start, end) = (now - TimeDelta::days(31), now - TimeDelta::days(1));
-    let mut generator = Generator::new(WorkloadConfig {
+    let workload = WorkloadConfig {
         seed: 77,
         events_per_day: events as f64 / 30.0 * 1.05,
         ..WorkloadConfig::default()
-    });
-    let mut out = match &export {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            Some(std::io::BufWriter::with_capacity(
-                1 << 22,
-                std::fs::File::create(dir.join("events.ndjson"))?,
-            ))
-        }
-        None => None,
     };
+    let mut generator = Generator::new(workload.clone());
     let mut samples = Samples {
         rng: rand_chacha::ChaCha8Rng::seed_from_u64(9),
         seen: HashMap::new(),
@@ -113,7 +104,6 @@ pub fn run(
     let mut index_time = Duration::ZERO;
     let (mut apply_time, mut flush_time, mut compact_time) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    let mut batch = Vec::with_capacity(4096);
     let mut lsn = 0u64;
     let mut bytes = 0u64;
     let started = Instant::now();
@@ -121,52 +111,53 @@ pub fn run(
         .events_between(start, end)
         .take(events as usize)
         .peekable();
+    // Events are generated 200,000 at a time, then indexed as a consumer would receive them
+    // (batches of 4,096), so that only indexing is timed and generation does not share its caches.
     while iter.peek().is_some() {
-        batch.clear();
-        for rec in iter.by_ref().take(4096) {
+        let mut pending = Vec::with_capacity(200_000);
+        for rec in iter.by_ref().take(200_000) {
             lsn += 1;
             let data = rec.to_json_vec();
             bytes += data.len() as u64;
-            if let Some(x) = extract(&data, ACCOUNT, false) {
-                if x.region == REGION && x.category == Category::Standard {
-                    let c = Cursor {
-                        time_ms: x.time_ms,
-                        lsn,
-                    };
-                    samples.offer(Attr::All, "", c);
-                    for (a, v) in &x.values {
-                        if *a != Attr::All {
-                            samples.offer(*a, v, c);
-                        }
-                    }
-                    if let Some(id) = &x.event_id {
-                        samples.offer(Attr::EventId, id, c);
+            if let Some(x) = extract(&data, ACCOUNT, false)
+                && x.region == REGION
+                && x.category == Category::Standard
+            {
+                let c = Cursor {
+                    time_ms: x.time_ms,
+                    lsn,
+                };
+                samples.offer(Attr::All, "", c);
+                for (a, v) in &x.values {
+                    if *a != Attr::All {
+                        samples.offer(*a, v, c);
                     }
                 }
-                if let Some(w) = out.as_mut() {
-                    serde_json::to_writer(&mut *w, &columns(lsn, &x, &data))?;
-                    w.write_all(b"\n")?;
+                if let Some(id) = &x.event_id {
+                    samples.offer(Attr::EventId, id, c);
                 }
             }
-            batch.push(Entry {
+            pending.push(Entry {
                 lsn,
                 timestamp_us: 0,
                 data,
             });
         }
-        let t = Instant::now();
-        history.apply(&batch)?;
-        apply_time += t.elapsed();
-        if history.should_flush() {
-            let f = Instant::now();
-            history.flush()?;
-            flush_time += f.elapsed();
-            let c = Instant::now();
-            history.compact()?;
-            compact_time += c.elapsed();
+        for batch in pending.chunks(4096) {
+            let t = Instant::now();
+            history.apply(batch)?;
+            apply_time += t.elapsed();
+            if history.should_flush() {
+                let f = Instant::now();
+                history.flush()?;
+                flush_time += f.elapsed();
+                let c = Instant::now();
+                history.compact()?;
+                compact_time += c.elapsed();
+            }
+            index_time += t.elapsed();
         }
-        index_time += t.elapsed();
-        if lsn % 1_000_000 < 4096 {
+        if lsn % 1_000_000 < 200_000 {
             eprintln!(
                 "indexed {lsn} events ({:.0} events/s indexing)",
                 lsn as f64 / index_time.as_secs_f64()
@@ -177,9 +168,6 @@ pub fn run(
     history.flush()?;
     history.compact()?;
     index_time += t.elapsed();
-    if let Some(mut w) = out.take() {
-        w.flush()?;
-    }
     let stats = history.stats();
     let wall = started.elapsed();
 

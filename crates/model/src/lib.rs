@@ -11,6 +11,7 @@ pub mod identity;
 pub mod ids;
 pub mod incoming;
 pub mod record;
+pub mod selectors;
 pub mod time;
 
 pub use error::ModelError;
