@@ -227,8 +227,28 @@ pub fn run(
         }));
     }
     if let Some(dir) = &export {
+        // The same events again (same seed and period), written after the measurements so that
+        // writing gigabytes of NDJSON does not disturb them.
+        std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("queries.json"), serde_json::to_vec(&replay)?)
             .context("writing queries")?;
+        let mut w = std::io::BufWriter::with_capacity(
+            1 << 22,
+            std::fs::File::create(dir.join("events.ndjson"))?,
+        );
+        let mut again = Generator::new(workload);
+        for (i, rec) in again
+            .events_between(start, end)
+            .take(events as usize)
+            .enumerate()
+        {
+            let data = rec.to_json_vec();
+            if let Some(x) = extract(&data, ACCOUNT, false) {
+                serde_json::to_writer(&mut w, &columns(i as u64 + 1, &x, &data))?;
+                w.write_all(b"\n")?;
+            }
+        }
+        w.flush()?;
     }
     println!(
         "{}",

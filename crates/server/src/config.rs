@@ -40,6 +40,68 @@ pub struct Config {
     pub demo: DemoConfig,
     /// Event history (LookupEvents).
     pub history: HistorySettings,
+    /// Where log files go.
+    pub storage: StorageSettings,
+    /// Trail delivery.
+    pub trails: TrailSettings,
+    /// Notification topics trails can name in `SnsTopicName`.
+    pub sns_topics: Vec<opentrail_trails::SnsTopic>,
+    /// The organization this account manages, for organization trails.
+    pub organization: Option<opentrail_trails::Organization>,
+}
+
+/// Where trails deliver.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// `embedded` (buckets under `<data-dir>/buckets`, served over the S3 API on the same
+    /// listener) or `s3` (an S3-compatible service, see `[storage.s3]`).
+    pub kind: StorageKind,
+    /// Create a trail's bucket on the embedded store when it does not exist (demo use).
+    pub auto_create_buckets: bool,
+    /// The S3-compatible service when `kind = "s3"`.
+    pub s3: Option<opentrail_store::S3Settings>,
+}
+
+/// Storage kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// Buckets in the data directory.
+    #[default]
+    Embedded,
+    /// An S3-compatible service.
+    S3,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            kind: StorageKind::Embedded,
+            auto_create_buckets: false,
+            s3: None,
+        }
+    }
+}
+
+/// Trail delivery settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrailSettings {
+    /// Deliver a log file at most this many seconds after the first event it holds (AWS:
+    /// about 5 minutes). 1 to 3600.
+    pub flush_interval_secs: u64,
+    /// Deliver once a region's batch holds this many events.
+    pub max_events_per_file: usize,
+}
+
+impl Default for TrailSettings {
+    fn default() -> Self {
+        TrailSettings {
+            flush_interval_secs: 60,
+            max_events_per_file: 50_000,
+        }
+    }
 }
 
 /// Event history settings.
@@ -160,6 +222,10 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             demo: DemoConfig::default(),
             history: HistorySettings::default(),
+            storage: StorageSettings::default(),
+            trails: TrailSettings::default(),
+            sns_topics: Vec::new(),
+            organization: None,
         }
     }
 }
@@ -323,6 +389,27 @@ impl Config {
                 "history.lookup_rate_limit must be a positive number of calls per second".into(),
             );
         }
+        if !(1..=3600).contains(&self.trails.flush_interval_secs)
+            || self.trails.max_events_per_file == 0
+        {
+            return bad(
+                "trails.flush_interval_secs must be 1 to 3600 and trails.max_events_per_file > 0"
+                    .into(),
+            );
+        }
+        if self.storage.kind == StorageKind::S3 && self.storage.s3.is_none() {
+            return bad("storage.kind = \"s3\" needs a [storage.s3] section with endpoint, region, access_key_id and secret_access_key".into());
+        }
+        if let Some(o) = &self.organization {
+            let id_ok = o.id.len() >= 12
+                && o.id.starts_with("o-")
+                && o.id[2..]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            if !id_ok || !account_ok(&o.management_account) {
+                return bad("organization.id must look like o-abcdefghij and management_account must be 12 digits".into());
+            }
+        }
         if self.journal.segment_mib == 0 {
             return bad("journal.segment_mib must be > 0".into());
         }
@@ -337,6 +424,15 @@ impl Config {
             default_account: self.account_id.clone(),
             memtable_max_events: self.history.memtable_max_events,
             ..opentrail_history::HistoryConfig::default()
+        }
+    }
+
+    /// How trails batch deliveries.
+    pub fn delivery_settings(&self) -> opentrail_trails::DeliverySettings {
+        opentrail_trails::DeliverySettings {
+            flush_interval: Duration::from_secs(self.trails.flush_interval_secs),
+            max_events: self.trails.max_events_per_file,
+            ..opentrail_trails::DeliverySettings::default()
         }
     }
 

@@ -16,6 +16,7 @@ pub mod ingest;
 mod journal_api;
 mod ops;
 pub mod request;
+mod s3;
 pub mod state;
 pub mod telemetry;
 
@@ -93,6 +94,55 @@ impl Server {
             "event history opened"
         );
         let history = Arc::new(history);
+        let local_store = Arc::new(
+            opentrail_store::LocalStore::open(config.data_dir.join("buckets")).map_err(|e| {
+                ServerError::Config {
+                    message: format!("opening the embedded object store: {e}"),
+                }
+            })?,
+        );
+        let storage: Arc<dyn opentrail_store::ObjectStorage> = match config.storage.kind {
+            config::StorageKind::Embedded => Arc::new(local_store.clone()),
+            config::StorageKind::S3 => {
+                let settings = config
+                    .storage
+                    .s3
+                    .clone()
+                    .ok_or_else(|| ServerError::Config {
+                        message: "[storage.s3] is missing".into(),
+                    })?;
+                Arc::new(opentrail_store::S3Store::new(settings))
+            }
+        };
+        tracing::info!(storage = %storage.describe(), "log files go to this store");
+        let catalog = Arc::new(
+            opentrail_catalog::Catalog::open(&config.data_dir.join("catalog.db")).map_err(|e| {
+                ServerError::Config {
+                    message: format!("opening the catalog: {e}"),
+                }
+            })?,
+        );
+        let delivery = Arc::new(
+            opentrail_trails::Delivery::new(
+                journal.clone(),
+                storage,
+                config.data_dir.join("trails"),
+                config.delivery_settings(),
+                opentrail_trails::Notifier::new(&config.sns_topics),
+                config.organization.clone(),
+            )
+            .map_err(|e| ServerError::Config {
+                message: format!("starting trail delivery: {e}"),
+            })?,
+        );
+        let trails = Arc::new(opentrail_trails::TrailService::new(
+            catalog.clone(),
+            delivery.clone(),
+            journal.clone(),
+            config.organization.clone(),
+        ));
+        let credentials = Arc::new(credentials);
+        let s3 = Arc::new(s3::service(local_store.clone(), credentials.clone()));
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| ServerError::io(format!("listening on {}", config.listen), e))?;
@@ -111,7 +161,10 @@ impl Server {
             lookup_limiter,
             config: Arc::new(config),
             journal,
-            credentials: Arc::new(credentials),
+            credentials,
+            trails,
+            local_store,
+            s3,
             metrics,
             shutting_down: Arc::new(AtomicBool::new(false)),
         };
@@ -186,6 +239,7 @@ impl Server {
         }
         let _ = retention.await;
         let _ = tokio::task::spawn_blocking(move || history.join()).await;
+        state.trails.delivery().shutdown().await;
         state.journal.shutdown().await;
         tracing::info!(
             durable_lsn = state.journal.durable_lsn(),

@@ -27,4 +27,10 @@ pub struct AppState {
     pub history_store: Arc<opentrail_history::History>,
     /// AWS's LookupEvents rate limit, when enabled.
     pub lookup_limiter: Option<Arc<crate::api::history::RateLimiter>>,
+    /// Trails and their delivery.
+    pub trails: Arc<opentrail_trails::TrailService>,
+    /// The embedded object store (also when trails deliver elsewhere).
+    pub local_store: Arc<opentrail_store::LocalStore>,
+    /// The S3 API over the embedded store.
+    pub s3: Arc<s3s::service::S3Service>,
 }

@@ -8,6 +8,7 @@
 
 pub mod history;
 mod routes;
+mod trails;
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -47,6 +48,9 @@ pub async fn handle(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
+    if crate::s3::scope_service(&parts).as_deref() == Some("s3") {
+        return crate::s3::handle(&state.s3, http::Request::from_parts(parts, body)).await;
+    }
     let meta = RequestMeta::new(&parts, peer, &state.config.trusted_proxies);
     let span = tracing::info_span!("api", request_id = %meta.request_id, operation = tracing::field::Empty);
     async move {

@@ -91,6 +91,13 @@ pub async fn dispatch(
 ) -> Result<Value, AwsError> {
     match operation {
         "LookupEvents" => super::history::lookup_events(ctx, input).await,
+        "PutEventConfiguration" | "GetEventConfiguration" => {
+            Err(not_implemented(operation, Group::Trails))
+        }
+        "AddTags" | "RemoveTags" | "ListTags" => super::trails::handle(ctx, operation, input).await,
+        _ if group(operation) == Group::Trails => {
+            super::trails::handle(ctx, operation, input).await
+        }
         _ => Err(not_implemented(operation, group(operation))),
     }
 }

@@ -1,0 +1,880 @@
+//! Delivery: one task per trail follows the journal and writes what the trail selects as log
+//! files, exactly once across crashes.
+//!
+//! The task's position, its logging state and any delivery in progress (an *intent*: the
+//! journal range, the time and the object keys of the files) are kept in
+//! `trails/<trail id>.json`, replaced atomically. A delivery first records its intent, then
+//! writes the files, then advances the position. After a crash, a recorded intent is redone:
+//! the same journal range is read again and the same files are written under the same keys,
+//! so each selected event ends up in exactly one file. Objects are written whole, so a
+//! partly written file is never visible. When the store is unreachable the task retries with
+//! backoff, shows the error in GetTrailStatus, and loses nothing: the journal keeps the events
+//! until the task's checkpoint passes them.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentrail_catalog::Catalog;
+use opentrail_journal::{Entry, Journal};
+use opentrail_model::selectors::EventFacts;
+use opentrail_store::{Metadata, ObjectStorage};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::TrailError;
+use crate::config::{DeliverySettings, Organization, TrailConfig, TrailStatus};
+use crate::logfile::{build_log_file, log_key, unique_suffix};
+use crate::notify::Notifier;
+
+const READ_BATCH: usize = 2048;
+/// How often an idle task records that it has passed events it did not select.
+const IDLE_CHECKPOINT: Duration = Duration::from_secs(5);
+
+/// Global services log in us-east-1 and reach trails that include global service events.
+const GLOBAL_SOURCES: [&str; 7] = [
+    "iam.amazonaws.com",
+    "sts.amazonaws.com",
+    "signin.amazonaws.com",
+    "cloudfront.amazonaws.com",
+    "route53.amazonaws.com",
+    "organizations.amazonaws.com",
+    "waf.amazonaws.com",
+];
+
+/// A delivery being made: recorded before its files are written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Intent {
+    from: u64,
+    to: u64,
+    delivered_at: i64,
+    files: Vec<IntentFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct IntentFile {
+    region: String,
+    key: String,
+}
+
+/// What a trail task keeps between runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct DeliveryState {
+    /// Every journal entry up to here is delivered or was not selected.
+    lsn: u64,
+    /// Whether the trail was logging as of `lsn`.
+    logging: bool,
+    pending: Option<Intent>,
+    status: TrailStatus,
+}
+
+fn state_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}.json"))
+}
+
+fn load_state(dir: &Path, id: &str) -> Result<Option<DeliveryState>, TrailError> {
+    let path = state_path(dir, id);
+    match std::fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| TrailError::State {
+                path: path.display().to_string(),
+                source: std::io::Error::other(e),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(TrailError::State {
+            path: path.display().to_string(),
+            source: e,
+        }),
+    }
+}
+
+fn save_state(dir: &Path, id: &str, st: &DeliveryState) -> Result<(), TrailError> {
+    use std::io::Write;
+    let path = state_path(dir, id);
+    let tmp = dir.join(format!("{id}.json.tmp"));
+    let err = |e| TrailError::State {
+        path: path.display().to_string(),
+        source: e,
+    };
+    let body = serde_json::to_vec(st).map_err(|e| err(std::io::Error::other(e)))?;
+    let mut f = std::fs::File::create(&tmp).map_err(err)?;
+    f.write_all(&body).and_then(|_| f.sync_all()).map_err(err)?;
+    std::fs::rename(&tmp, &path).map_err(err)?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(err)
+}
+
+/// The members of a record delivery decides on, borrowed.
+#[derive(Deserialize)]
+struct ControlView<'a> {
+    #[serde(rename = "eventSource", borrow, default)]
+    event_source: Option<Cow<'a, str>>,
+    #[serde(rename = "eventName", borrow, default)]
+    event_name: Option<Cow<'a, str>>,
+    #[serde(rename = "awsRegion", borrow, default)]
+    aws_region: Option<Cow<'a, str>>,
+    #[serde(rename = "recipientAccountId", borrow, default)]
+    recipient_account_id: Option<Cow<'a, str>>,
+    #[serde(rename = "errorCode", borrow, default)]
+    error_code: Option<Cow<'a, str>>,
+    #[serde(rename = "requestParameters", borrow, default)]
+    request_parameters: Option<NameParam<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct NameParam<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+}
+
+/// Events selected since the last delivery, per region.
+#[derive(Default)]
+struct Batch {
+    regions: BTreeMap<String, Vec<Vec<u8>>>,
+    bytes: usize,
+    events: usize,
+    started: Option<Instant>,
+    /// Last journal entry looked at.
+    last_lsn: u64,
+    /// Logging state after `last_lsn`.
+    logging: bool,
+    /// A StopLogging or DeleteTrail was seen: deliver now.
+    stop_seen: bool,
+}
+
+enum Control {
+    Start,
+    Stop,
+}
+
+impl Batch {
+    fn new(lsn: u64, logging: bool) -> Batch {
+        Batch {
+            last_lsn: lsn,
+            logging,
+            ..Batch::default()
+        }
+    }
+
+    /// Looks at one journal entry: the trail's own logging calls, then selection.
+    fn apply(&mut self, cfg: &TrailConfig, org: Option<&Organization>, e: &Entry) {
+        self.last_lsn = e.lsn;
+        let Ok(v) = serde_json::from_slice::<ControlView<'_>>(&e.data) else {
+            return;
+        };
+        let control = control_of(cfg, &v);
+        if matches!(control, Some(Control::Start)) {
+            self.logging = true;
+        }
+        if self.logging
+            && in_scope(cfg, org, &v)
+            && EventFacts::parse(&e.data).is_some_and(|f| cfg.selectors.matches(&f))
+        {
+            let region = v.aws_region.as_deref().unwrap_or("unknown").to_owned();
+            self.bytes += e.data.len();
+            self.events += 1;
+            self.started.get_or_insert_with(Instant::now);
+            self.regions.entry(region).or_default().push(e.data.clone());
+        }
+        if matches!(control, Some(Control::Stop)) {
+            self.logging = false;
+            self.stop_seen = true;
+        }
+    }
+
+    fn due(&self, s: &DeliverySettings) -> bool {
+        self.stop_seen
+            || self.events >= s.max_events
+            || self.bytes >= s.max_bytes
+            || self
+                .started
+                .is_some_and(|t| t.elapsed() >= s.flush_interval)
+    }
+
+    fn until_due(&self, s: &DeliverySettings) -> Duration {
+        match self.started {
+            Some(t) => s.flush_interval.saturating_sub(t.elapsed()),
+            None => Duration::from_secs(1),
+        }
+    }
+}
+
+/// A successful StartLogging/StopLogging/DeleteTrail call on this trail.
+fn control_of(cfg: &TrailConfig, v: &ControlView<'_>) -> Option<Control> {
+    if v.event_source.as_deref() != Some("cloudtrail.amazonaws.com")
+        || v.error_code.is_some()
+        || v.aws_region.as_deref() != Some(cfg.home_region.as_str())
+        || v.recipient_account_id.as_deref() != Some(cfg.account.as_str())
+    {
+        return None;
+    }
+    let name = v
+        .request_parameters
+        .as_ref()
+        .and_then(|p| p.name.as_deref())?;
+    if name != cfg.name && name != cfg.arn {
+        return None;
+    }
+    match v.event_name.as_deref()? {
+        "StartLogging" => Some(Control::Start),
+        "StopLogging" | "DeleteTrail" => Some(Control::Stop),
+        _ => None,
+    }
+}
+
+fn in_scope(cfg: &TrailConfig, org: Option<&Organization>, v: &ControlView<'_>) -> bool {
+    let account = v
+        .recipient_account_id
+        .as_deref()
+        .unwrap_or(cfg.account.as_str());
+    let account_ok = account == cfg.account
+        || (cfg.is_organization
+            && org.is_some_and(|o| o.member_accounts.iter().any(|m| m == account)));
+    if !account_ok {
+        return false;
+    }
+    let region = v.aws_region.as_deref().unwrap_or_default();
+    let global = region == "us-east-1"
+        && v.event_source
+            .as_deref()
+            .is_some_and(|s| GLOBAL_SOURCES.contains(&s));
+    if global && !cfg.include_global_service_events {
+        return false;
+    }
+    cfg.is_multi_region || region == cfg.home_region || global
+}
+
+struct TaskHandle {
+    config: watch::Sender<Option<TrailConfig>>,
+    status: Arc<Mutex<TrailStatus>>,
+    join: JoinHandle<()>,
+}
+
+struct Inner {
+    journal: Journal,
+    storage: Arc<dyn ObjectStorage>,
+    state_dir: PathBuf,
+    settings: DeliverySettings,
+    notifier: Notifier,
+    organization: Option<Organization>,
+    stop: watch::Sender<bool>,
+}
+
+/// Runs and tracks the delivery tasks of all trails.
+pub struct Delivery {
+    inner: Arc<Inner>,
+    tasks: Mutex<HashMap<String, TaskHandle>>,
+}
+
+impl Delivery {
+    /// Delivery writing to `storage`, keeping state under `state_dir`.
+    pub fn new(
+        journal: Journal,
+        storage: Arc<dyn ObjectStorage>,
+        state_dir: PathBuf,
+        settings: DeliverySettings,
+        notifier: Notifier,
+        organization: Option<Organization>,
+    ) -> Result<Delivery, TrailError> {
+        std::fs::create_dir_all(&state_dir).map_err(|e| TrailError::State {
+            path: state_dir.display().to_string(),
+            source: e,
+        })?;
+        let (stop, _) = watch::channel(false);
+        Ok(Delivery {
+            inner: Arc::new(Inner {
+                journal,
+                storage,
+                state_dir,
+                settings,
+                notifier,
+                organization,
+                stop,
+            }),
+            tasks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The notifier (the API checks topic names against it).
+    pub fn notifier(&self) -> &Notifier {
+        &self.inner.notifier
+    }
+
+    /// The storage log files go to.
+    pub fn storage(&self) -> &Arc<dyn ObjectStorage> {
+        &self.inner.storage
+    }
+
+    /// Starts the tasks of every trail in the catalog.
+    pub fn start_all(&self, catalog: &Catalog) -> Result<(), TrailError> {
+        let trails: Vec<TrailConfig> = catalog.read(|tx| tx.list_all("trail"))?;
+        for t in trails {
+            self.upsert(t);
+        }
+        Ok(())
+    }
+
+    /// Starts the task of a new trail, or hands a running task its new configuration.
+    pub fn upsert(&self, cfg: TrailConfig) {
+        let Ok(mut tasks) = self.tasks.lock() else {
+            return;
+        };
+        if let Some(t) = tasks.get(&cfg.arn)
+            && !t.join.is_finished()
+        {
+            let _ = t.config.send(Some(cfg));
+            return;
+        }
+        let arn = cfg.arn.clone();
+        let status = Arc::new(Mutex::new(
+            load_state(&self.inner.state_dir, &cfg.id)
+                .ok()
+                .flatten()
+                .map(|s| s.status)
+                .unwrap_or_default(),
+        ));
+        let (tx, rx) = watch::channel(Some(cfg));
+        let join = tokio::spawn(run(self.inner.clone(), rx, status.clone()));
+        tasks.insert(
+            arn,
+            TaskHandle {
+                config: tx,
+                status,
+                join,
+            },
+        );
+    }
+
+    /// Stops a deleted trail's task after it delivers what it holds, and forgets its state.
+    pub async fn remove(&self, cfg: &TrailConfig) {
+        let handle = self.tasks.lock().ok().and_then(|mut t| t.remove(&cfg.arn));
+        if let Some(h) = handle {
+            let _ = h.config.send(None);
+            let _ = h.join.await;
+        }
+        let _ = std::fs::remove_file(state_path(&self.inner.state_dir, &cfg.id));
+        let _ = self.inner.journal.remove_checkpoint(&consumer(&cfg.id));
+    }
+
+    /// The trail's delivery status.
+    pub fn status(&self, arn: &str) -> TrailStatus {
+        self.tasks
+            .lock()
+            .ok()
+            .and_then(|t| {
+                t.get(arn)
+                    .and_then(|h| h.status.lock().ok().map(|s| s.clone()))
+            })
+            .unwrap_or_default()
+    }
+
+    /// Stops every task; each delivers what it holds first.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.stop.send(true);
+        let handles: Vec<TaskHandle> = self
+            .tasks
+            .lock()
+            .map(|mut t| t.drain().map(|(_, h)| h).collect())
+            .unwrap_or_default();
+        for h in handles {
+            let _ = h.join.await;
+        }
+    }
+}
+
+fn consumer(id: &str) -> String {
+    format!("trail-{id}")
+}
+
+async fn run(
+    inner: Arc<Inner>,
+    mut cfg_rx: watch::Receiver<Option<TrailConfig>>,
+    status: Arc<Mutex<TrailStatus>>,
+) {
+    let Some(mut cfg) = cfg_rx.borrow_and_update().clone() else {
+        return;
+    };
+    let mut stop = inner.stop.subscribe();
+    let mut st = match load_state(&inner.state_dir, &cfg.id) {
+        Ok(Some(s)) => s,
+        Ok(None) => DeliveryState {
+            lsn: cfg.created_lsn,
+            ..DeliveryState::default()
+        },
+        Err(e) => {
+            tracing::error!(trail = %cfg.arn, error = %e, "trail delivery state unreadable; delivery stopped");
+            return;
+        }
+    };
+    if let Err(e) = inner.journal.save_checkpoint(&consumer(&cfg.id), st.lsn) {
+        tracing::warn!(trail = %cfg.arn, error = %e, "could not register the trail's journal checkpoint");
+    }
+    if let Some(intent) = st.pending.clone() {
+        tracing::info!(trail = %cfg.arn, from = intent.from, to = intent.to, "redoing a delivery interrupted by a crash");
+        let mut batch = Batch::new(st.lsn, st.logging);
+        let mut reader = inner.journal.reader(intent.from);
+        'redo: while batch.last_lsn < intent.to {
+            match reader.read_batch(READ_BATCH) {
+                Ok(entries) if !entries.is_empty() => {
+                    for e in entries.iter().filter(|e| e.lsn <= intent.to) {
+                        batch.apply(&cfg, inner.organization.as_ref(), e);
+                    }
+                }
+                Ok(_) => break 'redo,
+                Err(e) => {
+                    tracing::error!(trail = %cfg.arn, error = %e, "cannot reread the journal to redo a delivery");
+                    return;
+                }
+            }
+        }
+        if !finish(
+            &inner,
+            &cfg,
+            &mut st,
+            &status,
+            batch,
+            Some(intent),
+            &mut stop,
+        )
+        .await
+        {
+            return;
+        }
+    }
+    let mut batch = Batch::new(st.lsn, st.logging);
+    let mut reader = inner.journal.reader(st.lsn + 1);
+    let mut last_idle_save = Instant::now();
+    loop {
+        if *stop.borrow() {
+            finish(&inner, &cfg, &mut st, &status, batch, None, &mut stop).await;
+            return;
+        }
+        if cfg_rx.has_changed().unwrap_or(true) {
+            let next = cfg_rx.borrow_and_update().clone();
+            match next {
+                Some(c) => cfg = c,
+                None => {
+                    finish(&inner, &cfg, &mut st, &status, batch, None, &mut stop).await;
+                    return;
+                }
+            }
+        }
+        let entries = match reader.read_batch(READ_BATCH) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(trail = %cfg.arn, error = %e, "trail delivery cannot read the journal");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        for e in &entries {
+            batch.apply(&cfg, inner.organization.as_ref(), e);
+            if batch.stop_seen {
+                // Deliver up to and including the StopLogging call at once.
+                let (lsn, logging) = (batch.last_lsn, batch.logging);
+                if !finish(
+                    &inner,
+                    &cfg,
+                    &mut st,
+                    &status,
+                    std::mem::take(&mut batch),
+                    None,
+                    &mut stop,
+                )
+                .await
+                {
+                    return;
+                }
+                batch = Batch::new(lsn, logging);
+            }
+        }
+        if batch.due(&inner.settings) {
+            let (lsn, logging) = (batch.last_lsn, batch.logging);
+            if !finish(
+                &inner,
+                &cfg,
+                &mut st,
+                &status,
+                std::mem::take(&mut batch),
+                None,
+                &mut stop,
+            )
+            .await
+            {
+                return;
+            }
+            batch = Batch::new(lsn, logging);
+            continue;
+        }
+        if entries.is_empty() {
+            if batch.events == 0
+                && batch.last_lsn > st.lsn
+                && last_idle_save.elapsed() >= IDLE_CHECKPOINT
+            {
+                st.lsn = batch.last_lsn;
+                st.logging = batch.logging;
+                if save_state(&inner.state_dir, &cfg.id, &st).is_ok() {
+                    let _ = inner.journal.save_checkpoint(&consumer(&cfg.id), st.lsn);
+                }
+                last_idle_save = Instant::now();
+            }
+            let wait = batch.until_due(&inner.settings).min(Duration::from_secs(1));
+            tokio::select! {
+                _ = tokio::time::timeout(wait, reader.wait()) => {}
+                _ = stop.changed() => {}
+                _ = cfg_rx.changed() => {}
+            }
+        }
+    }
+}
+
+fn epoch_secs(t: chrono::DateTime<chrono::Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+/// Delivers `batch` (or redoes `intent`): intent, files, notification, new position. Returns
+/// false when the task should stop (shutdown while the store was unreachable).
+async fn finish(
+    inner: &Inner,
+    cfg: &TrailConfig,
+    st: &mut DeliveryState,
+    status: &Mutex<TrailStatus>,
+    batch: Batch,
+    intent: Option<Intent>,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    if batch.events == 0 && intent.is_none() {
+        if batch.last_lsn > st.lsn {
+            st.lsn = batch.last_lsn;
+            st.logging = batch.logging;
+            if save_state(&inner.state_dir, &cfg.id, st).is_ok() {
+                let _ = inner.journal.save_checkpoint(&consumer(&cfg.id), st.lsn);
+            }
+        }
+        return true;
+    }
+    let now = chrono::Utc::now();
+    let org_id = if cfg.is_organization {
+        inner.organization.as_ref().map(|o| o.id.as_str())
+    } else {
+        None
+    };
+    let intent = match intent {
+        Some(i) => i,
+        None => Intent {
+            from: st.lsn + 1,
+            to: batch.last_lsn,
+            delivered_at: now.timestamp(),
+            files: batch
+                .regions
+                .keys()
+                .map(|r| IntentFile {
+                    region: r.clone(),
+                    key: log_key(
+                        cfg.s3_key_prefix.as_deref(),
+                        org_id,
+                        &cfg.account,
+                        r,
+                        now,
+                        &unique_suffix(),
+                    ),
+                })
+                .collect(),
+        },
+    };
+    st.pending = Some(intent.clone());
+    if let Err(e) = save_state(&inner.state_dir, &cfg.id, st) {
+        tracing::error!(trail = %cfg.arn, error = %e, "cannot record a delivery intent");
+        return false;
+    }
+    let delivered_at = chrono::DateTime::from_timestamp(intent.delivered_at, 0).unwrap_or(now);
+    let mut keys = Vec::new();
+    let mut events = 0u64;
+    let started = Instant::now();
+    for (region, records) in &batch.regions {
+        let key = match intent.files.iter().find(|f| &f.region == region) {
+            Some(f) => f.key.clone(),
+            None => log_key(
+                cfg.s3_key_prefix.as_deref(),
+                org_id,
+                &cfg.account,
+                region,
+                delivered_at,
+                &unique_suffix(),
+            ),
+        };
+        let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        let file = build_log_file(&refs, inner.settings.gzip_level);
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            let attempt = chrono::Utc::now();
+            match inner
+                .storage
+                .put(
+                    &cfg.s3_bucket,
+                    &key,
+                    bytes::Bytes::from(file.gzip.clone()),
+                    "application/x-gzip",
+                    &Metadata::new(),
+                )
+                .await
+            {
+                Ok(()) => break,
+                Err(e) => {
+                    let msg = e.to_string();
+                    tracing::warn!(trail = %cfg.arn, key = %key, error = %msg, "log file delivery failed; retrying");
+                    if let Ok(mut s) = status.lock() {
+                        s.latest_delivery_error = Some(msg);
+                        s.latest_delivery_attempt_time = Some(epoch_secs(attempt));
+                        s.latest_delivery_attempt_succeeded = Some(false);
+                        st.status = s.clone();
+                    }
+                    let _ = save_state(&inner.state_dir, &cfg.id, st);
+                    metrics::counter!("opentrail_trail_delivery_failures_total").increment(1);
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => {}
+                    }
+                    if *stop.borrow() {
+                        return false;
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+        events += records.len() as u64;
+        keys.push(key);
+        metrics::counter!("opentrail_trail_files_delivered_total").increment(1);
+    }
+    metrics::counter!("opentrail_trail_events_delivered_total").increment(events);
+    metrics::histogram!("opentrail_trail_delivery_seconds").record(started.elapsed().as_secs_f64());
+    let done = chrono::Utc::now();
+    if let Ok(mut s) = status.lock() {
+        s.latest_delivery_time = Some(epoch_secs(done));
+        s.latest_delivery_attempt_time = Some(epoch_secs(done));
+        s.latest_delivery_attempt_succeeded = Some(true);
+        s.latest_delivery_error = None;
+        s.files_delivered += keys.len() as u64;
+        s.events_delivered += events;
+    }
+    if let (Some(topic), Some(arn)) = (&cfg.sns_topic_name, &cfg.sns_topic_arn)
+        && !keys.is_empty()
+    {
+        let result = inner
+            .notifier
+            .publish(topic, arn, &Notifier::message(&cfg.s3_bucket, &keys))
+            .await;
+        if let Ok(mut s) = status.lock() {
+            let at = epoch_secs(chrono::Utc::now());
+            s.latest_notification_attempt_time = Some(at);
+            s.latest_notification_attempt_succeeded = Some(result.is_ok());
+            match result {
+                Ok(()) => {
+                    s.latest_notification_time = Some(at);
+                    s.latest_notification_error = None;
+                }
+                Err(e) => {
+                    tracing::warn!(trail = %cfg.arn, error = %e, "notification failed");
+                    s.latest_notification_error = Some(e);
+                }
+            }
+        }
+    }
+    st.lsn = intent.to;
+    st.logging = batch.logging;
+    st.pending = None;
+    if let Ok(s) = status.lock() {
+        st.status = s.clone();
+    }
+    if let Err(e) = save_state(&inner.state_dir, &cfg.id, st) {
+        tracing::error!(trail = %cfg.arn, error = %e, "cannot record a finished delivery");
+        return false;
+    }
+    if let Err(e) = inner.journal.save_checkpoint(&consumer(&cfg.id), st.lsn) {
+        tracing::warn!(trail = %cfg.arn, error = %e, "cannot save the trail's journal checkpoint");
+    }
+    tracing::debug!(trail = %cfg.arn, files = keys.len(), events, "log files delivered");
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentrail_model::selectors::Selectors;
+
+    pub(crate) fn trail() -> TrailConfig {
+        TrailConfig {
+            id: "t1".into(),
+            name: "audit".into(),
+            account: "123456789012".into(),
+            home_region: "us-east-1".into(),
+            arn: "arn:aws:cloudtrail:us-east-1:123456789012:trail/audit".into(),
+            s3_bucket: "logs".into(),
+            s3_key_prefix: None,
+            sns_topic_name: None,
+            sns_topic_arn: None,
+            include_global_service_events: true,
+            is_multi_region: false,
+            log_file_validation: false,
+            cloudwatch_logs_log_group_arn: None,
+            cloudwatch_logs_role_arn: None,
+            kms_key_id: None,
+            is_organization: false,
+            recursive_logging: true,
+            selectors: Selectors::default(),
+            insight_selectors: None,
+            logging: false,
+            start_logging_time: None,
+            stop_logging_time: None,
+            created_lsn: 0,
+        }
+    }
+
+    fn entry(lsn: u64, v: serde_json::Value) -> Entry {
+        Entry {
+            lsn,
+            timestamp_us: 0,
+            data: v.to_string().into_bytes(),
+        }
+    }
+
+    fn call(name: &str, param: &str, region: &str, error: bool) -> serde_json::Value {
+        let mut v = serde_json::json!({"eventSource":"cloudtrail.amazonaws.com","eventName":name,"awsRegion":region,
+            "recipientAccountId":"123456789012","eventCategory":"Management","readOnly":false,
+            "requestParameters":{"name":param}});
+        if error {
+            v["errorCode"] = "AccessDenied".into();
+        }
+        v
+    }
+
+    fn mgmt(region: &str, source: &str) -> serde_json::Value {
+        serde_json::json!({"eventSource":source,"eventName":"X","awsRegion":region,"recipientAccountId":"123456789012",
+            "eventCategory":"Management","readOnly":true})
+    }
+
+    #[test]
+    fn logging_follows_the_trails_own_successful_calls_in_the_journal() {
+        let cfg = trail();
+        let mut b = Batch::new(0, false);
+        b.apply(
+            &cfg,
+            None,
+            &entry(1, mgmt("us-east-1", "ec2.amazonaws.com")),
+        );
+        assert_eq!(b.events, 0, "not logging yet");
+        b.apply(
+            &cfg,
+            None,
+            &entry(2, call("StartLogging", "other-trail", "us-east-1", false)),
+        );
+        b.apply(
+            &cfg,
+            None,
+            &entry(3, call("StartLogging", "audit", "us-east-1", true)),
+        );
+        b.apply(
+            &cfg,
+            None,
+            &entry(4, call("StartLogging", "audit", "eu-west-1", false)),
+        );
+        assert!(
+            !b.logging,
+            "other trails, failed calls and other regions do not start it"
+        );
+        b.apply(
+            &cfg,
+            None,
+            &entry(5, call("StartLogging", &cfg.arn, "us-east-1", false)),
+        );
+        assert!(b.logging);
+        assert_eq!(
+            b.events, 1,
+            "the StartLogging call itself is a selected management event"
+        );
+        b.apply(
+            &cfg,
+            None,
+            &entry(6, mgmt("us-east-1", "ec2.amazonaws.com")),
+        );
+        b.apply(
+            &cfg,
+            None,
+            &entry(7, mgmt("eu-west-1", "ec2.amazonaws.com")),
+        );
+        assert_eq!(b.events, 2, "single-region trails skip other regions");
+        b.apply(
+            &cfg,
+            None,
+            &entry(8, call("StopLogging", "audit", "us-east-1", false)),
+        );
+        assert!(!b.logging && b.stop_seen);
+        assert_eq!(b.events, 3, "the StopLogging call is delivered too");
+        assert_eq!(b.last_lsn, 8);
+    }
+
+    #[test]
+    fn scope_covers_regions_global_events_and_organizations() {
+        let mut cfg = trail();
+        cfg.home_region = "eu-west-1".into();
+        let v = |r: &str, s: &str, a: &str| {
+            serde_json::json!({"awsRegion":r,"eventSource":s,"recipientAccountId":a}).to_string()
+        };
+        let check = |cfg: &TrailConfig, org: Option<&Organization>, text: &str| {
+            let view: ControlView<'_> = serde_json::from_str(text).expect("view");
+            in_scope(cfg, org, &view)
+        };
+        assert!(check(
+            &cfg,
+            None,
+            &v("eu-west-1", "s3.amazonaws.com", "123456789012")
+        ));
+        assert!(!check(
+            &cfg,
+            None,
+            &v("us-east-1", "s3.amazonaws.com", "123456789012")
+        ));
+        assert!(
+            check(
+                &cfg,
+                None,
+                &v("us-east-1", "iam.amazonaws.com", "123456789012")
+            ),
+            "global events reach it"
+        );
+        cfg.include_global_service_events = false;
+        assert!(!check(
+            &cfg,
+            None,
+            &v("us-east-1", "iam.amazonaws.com", "123456789012")
+        ));
+        cfg.is_multi_region = true;
+        cfg.include_global_service_events = true;
+        assert!(check(
+            &cfg,
+            None,
+            &v("ap-south-1", "s3.amazonaws.com", "123456789012")
+        ));
+        assert!(!check(
+            &cfg,
+            None,
+            &v("ap-south-1", "s3.amazonaws.com", "999988887777")
+        ));
+        let org = Organization {
+            id: "o-abcdefghij".into(),
+            management_account: "123456789012".into(),
+            member_accounts: vec!["999988887777".into()],
+        };
+        cfg.is_organization = true;
+        assert!(check(
+            &cfg,
+            Some(&org),
+            &v("ap-south-1", "s3.amazonaws.com", "999988887777")
+        ));
+    }
+}
