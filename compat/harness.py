@@ -134,6 +134,17 @@ class Server:
             config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}),
         )
 
+    def s3(self, key=None, secret=None):
+        """A boto3 S3 client for the embedded store (path-style, same listener)."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=key or self.key,
+            aws_secret_access_key=secret or self.secret,
+            config=botocore.config.Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )
+
     def signed(self, method, path, body=b"", headers=None, service="opentrail", region="us-east-1",
                key=None, secret=None, params=None):
         """Sends a request signed by botocore's own SigV4 signer."""
@@ -244,3 +255,51 @@ def record(**overrides):
     }
     r.update(overrides)
     return r
+
+
+class MotoS3:
+    """A moto S3 server (a third-party S3 implementation) on a free port."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self):
+        import sys
+        moto = os.path.join(os.path.dirname(sys.executable), "moto_server")
+        self.proc = subprocess.Popen([moto, "-p", str(self.port), "-H", "127.0.0.1"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                requests.get(self.endpoint, timeout=1)
+                return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("moto did not start")
+
+    def client(self):
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="moto", aws_secret_access_key="moto",
+                            config=botocore.config.Config(s3={"addressing_style": "path"}))
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def read_log_files(s3, bucket, prefix=""):
+    """Every delivered log file: {key: [records]}, checking each is one gzip member."""
+    import zlib
+    out = {}
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for o in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            raw = d.decompress(body) + d.flush()
+            assert d.eof and not d.unused_data, f"{o['Key']} is not a single gzip member"
+            out[o["Key"]] = json.loads(raw)["Records"]
+    return out

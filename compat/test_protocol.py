@@ -135,10 +135,13 @@ def aws(server, *args, region="us-east-1"):
 def test_the_aws_cli_gets_aws_shaped_answers(shared_server):
     out = aws(shared_server, "get-trail", "--name", "audit", region="sa-east-1")
     assert out.returncode == 255, out  # aws-cli v1 exits 255 on a service error
-    assert "An error occurred (UnsupportedOperationException) when calling the GetTrail operation" in out.stderr
+    assert ("An error occurred (TrailNotFoundException) when calling the GetTrail operation: Unknown trail: "
+            "arn:aws:cloudtrail:sa-east-1:123456789012:trail/audit for the user: 123456789012") in out.stderr
     recs = [r for _, r in shared_server.journal() if r.get("awsRegion") == "sa-east-1"]
     assert recs and recs[-1]["userAgent"].startswith("aws-cli/")
     assert recs[-1]["requestParameters"] == {"name": "audit"}
+    ok = aws(shared_server, "describe-trails", region="sa-east-1")
+    assert ok.returncode == 0 and json.loads(ok.stdout) == {"trailList": []}
 
     env_bad = aws(type("S", (), {"key": shared_server.key, "secret": "bad" * 14, "endpoint": shared_server.endpoint}), "list-trails")
     assert env_bad.returncode == 255

@@ -17,7 +17,8 @@ def blocks(lang):
 
 
 def test_readme_shell_and_python_examples_run(tmp_path):
-    server = Server(data_dir=str(tmp_path / "opentrail-data"), env_credentials=False).start()
+    server = Server(data_dir=str(tmp_path / "opentrail-data"), env_credentials=False,
+                    config_toml="[trails]\nflush_interval_secs = 1\n").start()
     try:
         endpoint = f"127.0.0.1:{server.port}"
         prelude = (
@@ -37,6 +38,8 @@ def test_readme_shell_and_python_examples_run(tmp_path):
         assert '"CreateInvoice"' in out.stdout, "the journal read shows the ingested record"
         assert "CreateInvoice\tbilling-svc" in out.stdout, "lookup-events finds it by name, with its user"
         assert os.path.getsize("/tmp/lookups.csv") > 0
+        assert re.search(r"AWSLogs/123456789012/CloudTrail/us-east-1/\d{4}/\d{2}/\d{2}/123456789012_CloudTrail_us-east-1_\d{8}T\d{4}Z_\w{16}\.json\.gz", out.stdout)
+        assert '"IsLogging": true' in out.stdout
         assert os.path.isdir("/tmp/ct-logs/AWSLogs/123456789012/CloudTrail")
         assert "sent 1000 events (0 refused)" in out.stderr
 
@@ -50,12 +53,14 @@ def test_readme_shell_and_python_examples_run(tmp_path):
         server.close()
 
 
-def test_readme_configuration_example_is_valid(tmp_path):
-    [toml] = blocks("toml")
-    cfg = tmp_path / "opentrail.toml"
-    cfg.write_text(toml)
-    s = Server(data_dir=str(tmp_path), extra_args=["--config", str(cfg)]).start()
-    try:
-        assert s.stop() == 0
-    finally:
-        s.close()
+def test_readme_configuration_examples_are_valid(tmp_path):
+    tomls = blocks("toml")
+    assert len(tomls) >= 2
+    for i, toml in enumerate(tomls):
+        cfg = tmp_path / f"opentrail-{i}.toml"
+        cfg.write_text(toml)
+        s = Server(data_dir=str(tmp_path / f"d{i}"), extra_args=["--config", str(cfg)]).start()
+        try:
+            assert s.stop() == 0, s.log()
+        finally:
+            s.close()

@@ -37,6 +37,9 @@ fn workload(state: &AppState, seed: u64, anomalies: Vec<Anomaly>) -> WorkloadCon
 /// Starts the demo feed; it stops when `stop` turns true.
 pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
+        if let Err(e) = ensure_demo_trail(&state).await {
+            tracing::warn!(error = %e, "could not set up the demo trail");
+        }
         let marker = state.config.data_dir.join("demo-backfill.done");
         let now = Utc::now();
         if !marker.exists() {
@@ -82,6 +85,81 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
         }
         tracing::debug!("demo feed stopped");
     })
+}
+
+/// The demo's bucket and multi-region trail, created (and started) on the first start as the
+/// root user would: through the trail service, with the calls' own audit records, so the
+/// trail starts logging exactly as it would after a real StartLogging call.
+async fn ensure_demo_trail(state: &AppState) -> Result<(), String> {
+    const TRAIL: &str = "demo-trail";
+    const BUCKET: &str = "opentrail-demo-logs";
+    let (account, region) = (state.config.account_id.clone(), state.config.region.clone());
+    if state.trails.get(&account, &region, TRAIL).is_ok() {
+        return Ok(());
+    }
+    if state.config.storage.kind == crate::config::StorageKind::Embedded {
+        state
+            .local_store
+            .create_bucket(BUCKET, "")
+            .map_err(|e| e.to_string())?;
+    }
+    let req = opentrail_trails::CreateTrail {
+        name: TRAIL.into(),
+        s3_bucket: BUCKET.into(),
+        is_multi_region: Some(true),
+        ..Default::default()
+    };
+    state
+        .trails
+        .create(&account, &region, req)
+        .await
+        .map_err(|e| e.to_string())?;
+    state
+        .trails
+        .set_logging(&account, &region, TRAIL, true)
+        .map_err(|e| e.to_string())?;
+    let root = state.credentials.root();
+    let meta = crate::request::RequestMeta {
+        request_id: opentrail_model::ids::new_guid(),
+        received: Utc::now(),
+        source_ip: "127.0.0.1".into(),
+        user_agent: Some("opentrail-demo".into()),
+        host: None,
+    };
+    let mut records = Vec::new();
+    for (op, params) in [
+        (
+            "CreateTrail",
+            serde_json::json!({"name": TRAIL, "s3BucketName": BUCKET, "isMultiRegionTrail": true}),
+        ),
+        ("StartLogging", serde_json::json!({"name": TRAIL})),
+    ] {
+        let call = crate::audit::CallRecord {
+            meta: &meta,
+            identity: root.identity(),
+            region: region.clone(),
+            account_id: account.clone(),
+            event_source: crate::audit::CLOUDTRAIL_SOURCE,
+            event_name: op.into(),
+            read_only: false,
+            management: true,
+            request_parameters: params,
+            response_elements: serde_json::Value::Null,
+            error: None,
+        };
+        records.push(call.to_record().to_json_vec());
+    }
+    state
+        .journal
+        .append(records)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(
+        trail = TRAIL,
+        bucket = BUCKET,
+        "demo trail created and logging"
+    );
+    Ok(())
 }
 
 fn backfill(

@@ -212,6 +212,13 @@ impl Server {
     ) -> Result<(), ServerError> {
         let state = self.state.clone();
         let (stop_tx, stop_rx) = watch::channel(false);
+        state
+            .trails
+            .delivery()
+            .start_all(state.trails.catalog())
+            .map_err(|e| ServerError::Config {
+                message: format!("starting trail delivery: {e}"),
+            })?;
         let demo = state
             .config
             .demo

@@ -120,8 +120,9 @@ impl TrailConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct InsightSelector {
-    /// `ApiCallRateInsight` or `ApiErrorRateInsight`.
-    pub insight_type: String,
+    /// `ApiCallRateInsight` or `ApiErrorRateInsight` (absent is invalid, as in AWS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insight_type: Option<String>,
     /// `Management` and/or `Data`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_categories: Option<Vec<String>>,

@@ -454,7 +454,9 @@ async fn run(
             finish(&inner, &cfg, &mut st, &status, batch, None, &mut stop).await;
             return;
         }
-        if cfg_rx.has_changed().unwrap_or(true) {
+        // `changed()` in the wait below marks a new value as seen, so the current value is
+        // read every time round rather than only when `has_changed` says so.
+        {
             let next = cfg_rx.borrow_and_update().clone();
             match next {
                 Some(c) => cfg = c,

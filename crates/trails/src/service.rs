@@ -575,19 +575,16 @@ impl TrailService {
                 .event_categories
                 .clone()
                 .unwrap_or_else(|| vec!["Management".into()]);
-            if !matches!(
-                s.insight_type.as_str(),
-                "ApiCallRateInsight" | "ApiErrorRateInsight"
-            ) {
+            let insight_type = s.insight_type.as_deref().unwrap_or_default();
+            if !matches!(insight_type, "ApiCallRateInsight" | "ApiErrorRateInsight") {
                 return Err(TrailError::InvalidInsightSelectors(format!(
-                    "InsightType {:?} is not valid; use ApiCallRateInsight or ApiErrorRateInsight.",
-                    s.insight_type
+                    "InsightType {insight_type:?} is not valid; use ApiCallRateInsight or ApiErrorRateInsight."
                 )));
             }
             for c in &cats {
                 match c.as_str() {
                     "Management" => {
-                        let ok = if s.insight_type == "ApiCallRateInsight" {
+                        let ok = if insight_type == "ApiCallRateInsight" {
                             t.selectors.selects_management(false)
                         } else {
                             t.selectors.selects_management(false)
@@ -596,8 +593,8 @@ impl TrailService {
                         if !ok {
                             return Err(TrailError::InvalidInsightSelectors(format!(
                                 "{} on management events needs a trail that logs {}management events.",
-                                s.insight_type,
-                                if s.insight_type == "ApiCallRateInsight" {
+                                insight_type,
+                                if insight_type == "ApiCallRateInsight" {
                                     "write "
                                 } else {
                                     ""
@@ -618,7 +615,7 @@ impl TrailService {
                         if !logs_data {
                             return Err(TrailError::InvalidInsightSelectors(format!(
                                 "{} on data events needs a trail that logs data events.",
-                                s.insight_type
+                                insight_type
                             )));
                         }
                     }
