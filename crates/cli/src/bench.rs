@@ -28,6 +28,18 @@ enum BenchCommand {
     Parse(ParseBench),
     /// Event history: index build rate, disk use, and LookupEvents latency per attribute.
     History(HistoryBench),
+    /// Trail delivery: throughput for one and five trails, latency, gzip beside GNU gzip.
+    Trails(TrailsBench),
+}
+
+#[derive(Args)]
+struct TrailsBench {
+    /// Working directory (created; must not exist).
+    #[arg(long)]
+    dir: std::path::PathBuf,
+    /// Events in the journal for the throughput runs.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
 }
 
 #[derive(Args)]
@@ -106,6 +118,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Ingest(a) => ingest(a).await,
         BenchCommand::Journal(a) => journal(a).await,
         BenchCommand::Parse(a) => parse(a),
+        BenchCommand::Trails(a) => crate::bench_trails::run(a.events, a.dir).await,
         BenchCommand::History(a) => {
             let mut cfg = opentrail_history::HistoryConfig::default();
             if let Some(l) = a.compression_level {

@@ -153,6 +153,23 @@ pub struct EventFacts<'a> {
     /// `userIdentity.arn`.
     #[serde(rename = "userIdentity", borrow, default)]
     pub user_identity: Option<IdentityFacts<'a>>,
+    /// `awsRegion` (read with the selector facts so that delivery parses a record once).
+    #[serde(rename = "awsRegion", borrow, default)]
+    pub aws_region: Option<Cow<'a, str>>,
+    /// `recipientAccountId`.
+    #[serde(rename = "recipientAccountId", borrow, default)]
+    pub recipient_account_id: Option<Cow<'a, str>>,
+    /// `requestParameters.name`, by which a trail recognises its own StartLogging calls.
+    #[serde(rename = "requestParameters", borrow, default)]
+    pub request_parameters: Option<RequestFacts<'a>>,
+}
+
+/// The `name` request parameter of [`EventFacts`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RequestFacts<'a> {
+    /// `requestParameters.name`.
+    #[serde(borrow, default)]
+    pub name: Option<Cow<'a, str>>,
 }
 
 /// One resource of [`EventFacts`].

@@ -192,6 +192,8 @@ pub struct DeliverySettings {
     pub max_bytes: usize,
     /// gzip level of log files.
     pub gzip_level: u32,
+    /// Cores a large log file is compressed on (still one gzip member).
+    pub compression_threads: usize,
 }
 
 impl Default for DeliverySettings {
@@ -201,6 +203,10 @@ impl Default for DeliverySettings {
             max_events: 50_000,
             max_bytes: 64 * 1024 * 1024,
             gzip_level: 6,
+            compression_threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(4),
         }
     }
 }

@@ -11,8 +11,7 @@
 //! backoff, shows the error in GetTrailStatus, and loses nothing: the journal keeps the events
 //! until the task's checkpoint passes them.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,7 +26,7 @@ use tokio::task::JoinHandle;
 
 use crate::TrailError;
 use crate::config::{DeliverySettings, Organization, TrailConfig, TrailStatus};
-use crate::logfile::{build_log_file, log_key, unique_suffix};
+use crate::logfile::{LogFile, build_log_file_with, log_key, unique_suffix};
 use crate::notify::Notifier;
 
 const READ_BATCH: usize = 2048;
@@ -109,33 +108,10 @@ fn save_state(dir: &Path, id: &str, st: &DeliveryState) -> Result<(), TrailError
         .map_err(err)
 }
 
-/// The members of a record delivery decides on, borrowed.
-#[derive(Deserialize)]
-struct ControlView<'a> {
-    #[serde(rename = "eventSource", borrow, default)]
-    event_source: Option<Cow<'a, str>>,
-    #[serde(rename = "eventName", borrow, default)]
-    event_name: Option<Cow<'a, str>>,
-    #[serde(rename = "awsRegion", borrow, default)]
-    aws_region: Option<Cow<'a, str>>,
-    #[serde(rename = "recipientAccountId", borrow, default)]
-    recipient_account_id: Option<Cow<'a, str>>,
-    #[serde(rename = "errorCode", borrow, default)]
-    error_code: Option<Cow<'a, str>>,
-    #[serde(rename = "requestParameters", borrow, default)]
-    request_parameters: Option<NameParam<'a>>,
-}
-
-#[derive(Deserialize, Default)]
-struct NameParam<'a> {
-    #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
-}
-
 /// Events selected since the last delivery, per region.
 #[derive(Default)]
 struct Batch {
-    regions: BTreeMap<String, Vec<Vec<u8>>>,
+    regions: Vec<(String, Vec<Vec<u8>>)>,
     bytes: usize,
     events: usize,
     started: Option<Instant>,
@@ -162,24 +138,35 @@ impl Batch {
     }
 
     /// Looks at one journal entry: the trail's own logging calls, then selection.
-    fn apply(&mut self, cfg: &TrailConfig, org: Option<&Organization>, e: &Entry) {
+    fn apply(&mut self, cfg: &TrailConfig, org: Option<&Organization>, e: Entry) {
         self.last_lsn = e.lsn;
-        let Ok(v) = serde_json::from_slice::<ControlView<'_>>(&e.data) else {
-            return;
+        let (slot, control) = {
+            let Some(v) = EventFacts::parse(&e.data) else {
+                return;
+            };
+            let control = control_of(cfg, &v);
+            if matches!(control, Some(Control::Start)) {
+                self.logging = true;
+            }
+            let slot =
+                (self.logging && in_scope(cfg, org, &v) && cfg.selectors.matches(&v)).then(|| {
+                    let region = v.aws_region.as_deref().unwrap_or("unknown");
+                    match self.regions.iter().position(|(r, _)| r == region) {
+                        Some(i) => i,
+                        None => {
+                            self.regions.push((region.to_owned(), Vec::new()));
+                            self.regions.len() - 1
+                        }
+                    }
+                });
+            (slot, control)
         };
-        let control = control_of(cfg, &v);
-        if matches!(control, Some(Control::Start)) {
-            self.logging = true;
-        }
-        if self.logging
-            && in_scope(cfg, org, &v)
-            && EventFacts::parse(&e.data).is_some_and(|f| cfg.selectors.matches(&f))
-        {
-            let region = v.aws_region.as_deref().unwrap_or("unknown").to_owned();
+        if let Some(i) = slot {
             self.bytes += e.data.len();
             self.events += 1;
             self.started.get_or_insert_with(Instant::now);
-            self.regions.entry(region).or_default().push(e.data.clone());
+            // The record moves into the batch: no copy per event.
+            self.regions[i].1.push(e.data);
         }
         if matches!(control, Some(Control::Stop)) {
             self.logging = false;
@@ -205,7 +192,7 @@ impl Batch {
 }
 
 /// A successful StartLogging/StopLogging/DeleteTrail call on this trail.
-fn control_of(cfg: &TrailConfig, v: &ControlView<'_>) -> Option<Control> {
+fn control_of(cfg: &TrailConfig, v: &EventFacts<'_>) -> Option<Control> {
     if v.event_source.as_deref() != Some("cloudtrail.amazonaws.com")
         || v.error_code.is_some()
         || v.aws_region.as_deref() != Some(cfg.home_region.as_str())
@@ -227,7 +214,7 @@ fn control_of(cfg: &TrailConfig, v: &ControlView<'_>) -> Option<Control> {
     }
 }
 
-fn in_scope(cfg: &TrailConfig, org: Option<&Organization>, v: &ControlView<'_>) -> bool {
+fn in_scope(cfg: &TrailConfig, org: Option<&Organization>, v: &EventFacts<'_>) -> bool {
     let account = v
         .recipient_account_id
         .as_deref()
@@ -421,7 +408,7 @@ async fn run(
         'redo: while batch.last_lsn < intent.to {
             match reader.read_batch(READ_BATCH) {
                 Ok(entries) if !entries.is_empty() => {
-                    for e in entries.iter().filter(|e| e.lsn <= intent.to) {
+                    for e in entries.into_iter().filter(|e| e.lsn <= intent.to) {
                         batch.apply(&cfg, inner.organization.as_ref(), e);
                     }
                 }
@@ -432,12 +419,13 @@ async fn run(
                 }
             }
         }
+        let prepared = prepare_async(&inner, batch).await;
         if !finish(
             &inner,
             &cfg,
             &mut st,
             &status,
-            batch,
+            prepared,
             Some(intent),
             &mut stop,
         )
@@ -449,22 +437,50 @@ async fn run(
     let mut batch = Batch::new(st.lsn, st.logging);
     let mut reader = inner.journal.reader(st.lsn + 1);
     let mut last_idle_save = Instant::now();
-    loop {
-        if *stop.borrow() {
-            finish(&inner, &cfg, &mut st, &status, batch, None, &mut stop).await;
-            return;
-        }
-        // `changed()` in the wait below marks a new value as seen, so the current value is
-        // read every time round rather than only when `has_changed` says so.
-        {
-            let next = cfg_rx.borrow_and_update().clone();
-            match next {
-                Some(c) => cfg = c,
-                None => {
-                    finish(&inner, &cfg, &mut st, &status, batch, None, &mut stop).await;
+    // At most one delivery is being prepared (compressed) while the next batch is read.
+    let mut inflight: Option<JoinHandle<Prepared>> = None;
+    macro_rules! commit_inflight {
+        () => {
+            if let Some(h) = inflight.take() {
+                let Ok(p) = h.await else { return };
+                if !finish(&inner, &cfg, &mut st, &status, p, None, &mut stop).await {
                     return;
                 }
             }
+        };
+    }
+    macro_rules! deliver_now {
+        () => {{
+            commit_inflight!();
+            let (lsn, logging) = (batch.last_lsn, batch.logging);
+            let p = prepare_async(&inner, std::mem::take(&mut batch)).await;
+            if !finish(&inner, &cfg, &mut st, &status, p, None, &mut stop).await {
+                return;
+            }
+            batch = Batch::new(lsn, logging);
+        }};
+    }
+    macro_rules! deliver_last {
+        () => {{
+            commit_inflight!();
+            let p = prepare_async(&inner, std::mem::take(&mut batch)).await;
+            finish(&inner, &cfg, &mut st, &status, p, None, &mut stop).await;
+            return;
+        }};
+    }
+    loop {
+        if *stop.borrow() {
+            deliver_last!();
+        }
+        // `changed()` in the wait below marks a new value as seen, so the current value is
+        // read every time round rather than only when `has_changed` says so.
+        let next = cfg_rx.borrow_and_update().clone();
+        match next {
+            Some(c) => cfg = c,
+            None => deliver_last!(),
+        }
+        if inflight.as_ref().is_some_and(JoinHandle::is_finished) {
+            commit_inflight!();
         }
         let entries = match reader.read_batch(READ_BATCH) {
             Ok(e) => e,
@@ -474,46 +490,32 @@ async fn run(
                 continue;
             }
         };
-        for e in &entries {
+        let empty = entries.is_empty();
+        for e in entries {
             batch.apply(&cfg, inner.organization.as_ref(), e);
             if batch.stop_seen {
                 // Deliver up to and including the StopLogging call at once.
-                let (lsn, logging) = (batch.last_lsn, batch.logging);
-                if !finish(
-                    &inner,
-                    &cfg,
-                    &mut st,
-                    &status,
-                    std::mem::take(&mut batch),
-                    None,
-                    &mut stop,
-                )
-                .await
-                {
-                    return;
-                }
-                batch = Batch::new(lsn, logging);
+                deliver_now!();
             }
         }
         if batch.due(&inner.settings) {
+            commit_inflight!();
             let (lsn, logging) = (batch.last_lsn, batch.logging);
-            if !finish(
-                &inner,
-                &cfg,
-                &mut st,
-                &status,
-                std::mem::take(&mut batch),
-                None,
-                &mut stop,
-            )
-            .await
-            {
-                return;
-            }
-            batch = Batch::new(lsn, logging);
+            let full = std::mem::replace(&mut batch, Batch::new(lsn, logging));
+            let (level, threads) = (
+                inner.settings.gzip_level,
+                inner.settings.compression_threads,
+            );
+            inflight = Some(tokio::task::spawn_blocking(move || {
+                prepare(full, level, threads)
+            }));
             continue;
         }
-        if entries.is_empty() {
+        if empty {
+            if inflight.is_some() {
+                commit_inflight!();
+                continue;
+            }
             if batch.events == 0
                 && batch.last_lsn > st.lsn
                 && last_idle_save.elapsed() >= IDLE_CHECKPOINT
@@ -535,6 +537,45 @@ async fn run(
     }
 }
 
+/// A batch with its files built (compressed), ready to be written.
+struct Prepared {
+    last_lsn: u64,
+    logging: bool,
+    events: usize,
+    files: Vec<(String, LogFile, u64)>,
+}
+
+/// Builds a batch's files: the CPU part of a delivery, run off the async threads and
+/// overlapped with reading the next batch.
+fn prepare(batch: Batch, level: u32, threads: usize) -> Prepared {
+    let files = batch
+        .regions
+        .into_iter()
+        .map(|(region, records)| {
+            let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+            let file = build_log_file_with(&refs, level, threads);
+            (region, file, records.len() as u64)
+        })
+        .collect();
+    Prepared {
+        last_lsn: batch.last_lsn,
+        logging: batch.logging,
+        events: batch.events,
+        files,
+    }
+}
+
+async fn prepare_async(inner: &Inner, batch: Batch) -> Prepared {
+    let (level, threads) = (
+        inner.settings.gzip_level,
+        inner.settings.compression_threads,
+    );
+    match tokio::task::spawn_blocking(move || prepare(batch, level, threads)).await {
+        Ok(p) => p,
+        Err(e) => panic!("building log files panicked: {e}"),
+    }
+}
+
 fn epoch_secs(t: chrono::DateTime<chrono::Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
 }
@@ -546,7 +587,7 @@ async fn finish(
     cfg: &TrailConfig,
     st: &mut DeliveryState,
     status: &Mutex<TrailStatus>,
-    batch: Batch,
+    batch: Prepared,
     intent: Option<Intent>,
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
@@ -573,9 +614,9 @@ async fn finish(
             to: batch.last_lsn,
             delivered_at: now.timestamp(),
             files: batch
-                .regions
-                .keys()
-                .map(|r| IntentFile {
+                .files
+                .iter()
+                .map(|(r, _, _)| IntentFile {
                     region: r.clone(),
                     key: log_key(
                         cfg.s3_key_prefix.as_deref(),
@@ -598,7 +639,7 @@ async fn finish(
     let mut keys = Vec::new();
     let mut events = 0u64;
     let started = Instant::now();
-    for (region, records) in &batch.regions {
+    for (region, file, count) in &batch.files {
         let key = match intent.files.iter().find(|f| &f.region == region) {
             Some(f) => f.key.clone(),
             None => log_key(
@@ -610,8 +651,6 @@ async fn finish(
                 &unique_suffix(),
             ),
         };
-        let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-        let file = build_log_file(&refs, inner.settings.gzip_level);
         let mut backoff = Duration::from_millis(250);
         loop {
             let attempt = chrono::Utc::now();
@@ -649,7 +688,7 @@ async fn finish(
                 }
             }
         }
-        events += records.len() as u64;
+        events += count;
         keys.push(key);
         metrics::counter!("opentrail_trail_files_delivered_total").increment(1);
     }
@@ -764,26 +803,22 @@ mod tests {
     fn logging_follows_the_trails_own_successful_calls_in_the_journal() {
         let cfg = trail();
         let mut b = Batch::new(0, false);
-        b.apply(
-            &cfg,
-            None,
-            &entry(1, mgmt("us-east-1", "ec2.amazonaws.com")),
-        );
+        b.apply(&cfg, None, entry(1, mgmt("us-east-1", "ec2.amazonaws.com")));
         assert_eq!(b.events, 0, "not logging yet");
         b.apply(
             &cfg,
             None,
-            &entry(2, call("StartLogging", "other-trail", "us-east-1", false)),
+            entry(2, call("StartLogging", "other-trail", "us-east-1", false)),
         );
         b.apply(
             &cfg,
             None,
-            &entry(3, call("StartLogging", "audit", "us-east-1", true)),
+            entry(3, call("StartLogging", "audit", "us-east-1", true)),
         );
         b.apply(
             &cfg,
             None,
-            &entry(4, call("StartLogging", "audit", "eu-west-1", false)),
+            entry(4, call("StartLogging", "audit", "eu-west-1", false)),
         );
         assert!(
             !b.logging,
@@ -792,28 +827,20 @@ mod tests {
         b.apply(
             &cfg,
             None,
-            &entry(5, call("StartLogging", &cfg.arn, "us-east-1", false)),
+            entry(5, call("StartLogging", &cfg.arn, "us-east-1", false)),
         );
         assert!(b.logging);
         assert_eq!(
             b.events, 1,
             "the StartLogging call itself is a selected management event"
         );
-        b.apply(
-            &cfg,
-            None,
-            &entry(6, mgmt("us-east-1", "ec2.amazonaws.com")),
-        );
-        b.apply(
-            &cfg,
-            None,
-            &entry(7, mgmt("eu-west-1", "ec2.amazonaws.com")),
-        );
+        b.apply(&cfg, None, entry(6, mgmt("us-east-1", "ec2.amazonaws.com")));
+        b.apply(&cfg, None, entry(7, mgmt("eu-west-1", "ec2.amazonaws.com")));
         assert_eq!(b.events, 2, "single-region trails skip other regions");
         b.apply(
             &cfg,
             None,
-            &entry(8, call("StopLogging", "audit", "us-east-1", false)),
+            entry(8, call("StopLogging", "audit", "us-east-1", false)),
         );
         assert!(!b.logging && b.stop_seen);
         assert_eq!(b.events, 3, "the StopLogging call is delivered too");
@@ -828,7 +855,7 @@ mod tests {
             serde_json::json!({"awsRegion":r,"eventSource":s,"recipientAccountId":a}).to_string()
         };
         let check = |cfg: &TrailConfig, org: Option<&Organization>, text: &str| {
-            let view: ControlView<'_> = serde_json::from_str(text).expect("view");
+            let view = EventFacts::parse(text.as_bytes()).expect("view");
             in_scope(cfg, org, &view)
         };
         assert!(check(

@@ -58,6 +58,11 @@ pub struct LogFile {
 
 /// Builds a log file from records' JSON.
 pub fn build_log_file(records: &[&[u8]], level: u32) -> LogFile {
+    build_log_file_with(records, level, 1)
+}
+
+/// [`build_log_file`] compressing on up to `threads` cores.
+pub fn build_log_file_with(records: &[&[u8]], level: u32, threads: usize) -> LogFile {
     let raw_len = 13 + records.iter().map(|r| r.len() + 1).sum::<usize>();
     let mut raw = Vec::with_capacity(raw_len);
     raw.extend_from_slice(b"{\"Records\":[");
@@ -68,16 +73,96 @@ pub fn build_log_file(records: &[&[u8]], level: u32) -> LogFile {
         raw.extend_from_slice(r);
     }
     raw.extend_from_slice(b"]}");
-    let mut enc = GzEncoder::new(Vec::with_capacity(raw.len() / 6), Compression::new(level));
-    // Writing to a Vec cannot fail.
-    let _ = enc.write_all(&raw);
-    let gzip = enc.finish().unwrap_or_default();
+    let gzip = if threads > 1 && raw.len() >= 2 * PARALLEL_CHUNK {
+        parallel_gzip(&raw, level, threads)
+    } else {
+        let mut enc = GzEncoder::new(Vec::with_capacity(raw.len() / 6), Compression::new(level));
+        // Writing to a Vec cannot fail.
+        let _ = enc.write_all(&raw);
+        enc.finish().unwrap_or_default()
+    };
     let digest = aws_sha256(&raw);
     LogFile {
         gzip,
         sha256: digest,
         raw_len: raw.len(),
     }
+}
+
+/// Input per parallel compression job.
+const PARALLEL_CHUNK: usize = 1 << 20;
+const WINDOW: usize = 32 * 1024;
+
+/// One gzip member compressed on several cores, as pigz does: each chunk is a raw deflate
+/// stream primed with the previous 32 KiB as its dictionary and ended with a sync flush (the
+/// last with the final block), so the concatenation is one continuous deflate stream. AWS log
+/// files must be a single member; this keeps that while using every core.
+fn parallel_gzip(raw: &[u8], level: u32, threads: usize) -> Vec<u8> {
+    use flate2::{Compress, FlushCompress};
+    let chunks: Vec<(usize, usize)> = (0..raw.len())
+        .step_by(PARALLEL_CHUNK)
+        .map(|s| (s, (s + PARALLEL_CHUNK).min(raw.len())))
+        .collect();
+    let last = chunks.len() - 1;
+    let compress = |i: usize| -> Vec<u8> {
+        let (start, end) = chunks[i];
+        let mut c = Compress::new(Compression::new(level), false);
+        if start > 0 {
+            let _ = c.set_dictionary(&raw[start.saturating_sub(WINDOW)..start]);
+        }
+        let flush = if i == last {
+            FlushCompress::Finish
+        } else {
+            FlushCompress::Sync
+        };
+        let input = &raw[start..end];
+        let mut out = Vec::with_capacity(input.len() / 4 + 1024);
+        loop {
+            let consumed = c.total_in() as usize;
+            if out.capacity() - out.len() < 4096 {
+                out.reserve(out.capacity().max(64 * 1024));
+            }
+            let status = c.compress_vec(&input[consumed..], &mut out, flush);
+            let done_input = c.total_in() as usize == input.len();
+            match status {
+                Ok(flate2::Status::StreamEnd) => break,
+                Ok(_)
+                    if done_input && flush == FlushCompress::Sync && out.capacity() > out.len() =>
+                {
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        out
+    };
+    let per = chunks.len().div_ceil(threads.max(1));
+    let parts: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..chunks.len())
+            .collect::<Vec<_>>()
+            .chunks(per)
+            .map(|ids| {
+                let ids = ids.to_vec();
+                let compress = &compress;
+                s.spawn(move || ids.into_iter().map(compress).collect::<Vec<_>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut crc = flate2::Crc::new();
+    crc.update(raw);
+    let mut gz = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + 18);
+    gz.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+    for p in &parts {
+        gz.extend_from_slice(p);
+    }
+    gz.extend_from_slice(&crc.sum().to_le_bytes());
+    gz.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+    gz
 }
 
 fn aws_sha256(b: &[u8]) -> String {
@@ -134,6 +219,38 @@ mod tests {
         let u = unique_suffix();
         assert_eq!(u.len(), 16);
         assert!(u.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn parallel_compression_gives_one_member_with_the_same_content() {
+        let rec = br#"{"eventID":"abcdefgh","eventName":"PutObject","requestParameters":{"bucketName":"logs"}}"#.to_vec();
+        let many: Vec<Vec<u8>> = (0..60_000)
+            .map(|i| {
+                let mut r = rec.clone();
+                r.extend_from_slice(format!("{i}").as_bytes());
+                r
+            })
+            .collect();
+        let refs: Vec<&[u8]> = many.iter().map(Vec::as_slice).collect();
+        let one = build_log_file(&refs, 6);
+        let par = build_log_file_with(&refs, 6, 3);
+        assert!(par.raw_len > 4 * PARALLEL_CHUNK, "several chunks");
+        assert_eq!(par.sha256, one.sha256);
+        let mut d = flate2::read::GzDecoder::new(&par.gzip[..]);
+        let mut out = Vec::new();
+        d.read_to_end(&mut out).expect("gunzip");
+        assert_eq!(out.len(), par.raw_len);
+        let mut rest = Vec::new();
+        d.into_inner().read_to_end(&mut rest).expect("rest");
+        assert!(rest.is_empty(), "a single member");
+        let mut m = flate2::read::MultiGzDecoder::new(&par.gzip[..]);
+        let mut again = Vec::new();
+        m.read_to_end(&mut again).expect("gunzip");
+        assert_eq!(again, out);
+        assert!(
+            par.gzip.len() < one.gzip.len() * 11 / 10,
+            "dictionaries keep the ratio"
+        );
     }
 
     #[test]
