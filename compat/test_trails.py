@@ -222,6 +222,77 @@ def test_multi_region_and_data_event_trails(srv):
     assert by_region == {"us-east-1": [wanted[0]["eventID"]], "eu-west-1": [wanted[1]["eventID"]], "ap-south-1": [wanted[2]["eventID"]]}
 
 
+ORG_KEY_RE = re.compile(
+    r"^AWSLogs/(?P<org>o-[a-z0-9]+)/(?P<acct>\d{12})/CloudTrail/(?P<region>[a-z0-9-]+)/\d{4}/\d{2}/\d{2}/"
+    r"(?P=acct)_CloudTrail_(?P=region)_\d{8}T\d{4}Z_[A-Za-z0-9]{16}\.json\.gz$")
+
+
+def test_organization_trails_log_member_accounts_under_the_organization_layout(tmp_path):
+    org, member, outsider = "o-a1b2c3d4e5", "111122223333", "999988887777"
+    s = Server(data_dir=str(tmp_path), config_toml=FAST + f"""
+[organization]
+id = "{org}"
+management_account = "{ACCOUNT}"
+member_accounts = ["{ACCOUNT}", "{member}"]
+""").start()
+    try:
+        s.s3().create_bucket(Bucket="org-logs")
+        s.s3().create_bucket(Bucket="own-logs")
+        ct = s.client()
+        out = ct.create_trail(Name="org", S3BucketName="org-logs", IsOrganizationTrail=True, IsMultiRegionTrail=True)
+        assert out["IsOrganizationTrail"] is True and ct.get_trail(Name="org")["Trail"]["IsOrganizationTrail"] is True
+        ct.create_trail(Name="own", S3BucketName="own-logs", IsMultiRegionTrail=True)
+        ct.start_logging(Name="org")
+        ct.start_logging(Name="own")
+        mine = record(awsRegion="us-east-1", eventName="Mine")
+        theirs = record(awsRegion="eu-west-1", eventName="Theirs", recipientAccountId=member)
+        stranger = record(awsRegion="us-east-1", eventName="Stranger", recipientAccountId=outsider)
+        assert s.ingest([mine, theirs, stranger]).status_code == 200
+        files = wait_for(lambda: (f := read_log_files(s.s3(), "org-logs"))
+                         and {r["eventName"] for recs in f.values() for r in recs} >= {"Mine", "Theirs"} and f)
+        own = wait_for(lambda: (f := read_log_files(s.s3(), "own-logs"))
+                       and "Mine" in {r["eventName"] for recs in f.values() for r in recs} and f)
+        time.sleep(1.5)
+        files = read_log_files(s.s3(), "org-logs")
+        where = {}
+        for key, recs in files.items():
+            m = ORG_KEY_RE.match(key)
+            assert m and m["org"] == org, key
+            for r in recs:
+                where[r["eventName"]] = (m["acct"], m["region"])
+                assert r["recipientAccountId"] == m["acct"], "each account's events land under that account"
+        assert where["Mine"] == (ACCOUNT, "us-east-1") and where["Theirs"] == (member, "eu-west-1")
+        assert "Stranger" not in where, "accounts outside the organization are not logged"
+        own_names = {r["eventName"] for recs in own.values() for r in recs}
+        assert "Theirs" not in own_names and "Stranger" not in own_names, "a plain trail logs only its own account"
+        assert all(KEY_RE.match(k)["acct"] == ACCOUNT for k in own)
+        ct.update_trail(Name="org", IsOrganizationTrail=False)
+        assert ct.get_trail(Name="org")["Trail"]["IsOrganizationTrail"] is False
+    finally:
+        s.close()
+
+
+def test_only_the_management_account_creates_organization_trails(tmp_path):
+    s = Server(data_dir=str(tmp_path), config_toml=FAST + """
+[organization]
+id = "o-a1b2c3d4e5"
+management_account = "444455556666"
+member_accounts = ["444455556666"]
+""").start()
+    try:
+        s.s3().create_bucket(Bucket="org-logs")
+        ct = s.client()
+        c, m = code(lambda: ct.create_trail(Name="org", S3BucketName="org-logs", IsOrganizationTrail=True))
+        assert c == "NotOrganizationMasterAccountException" and ACCOUNT in m
+        ct.create_trail(Name="plain", S3BucketName="org-logs")
+        c, _ = code(lambda: ct.update_trail(Name="plain", IsOrganizationTrail=True))
+        assert c == "NotOrganizationMasterAccountException"
+        assert ct.get_trail(Name="plain")["Trail"]["IsOrganizationTrail"] is False, "the failed update changed nothing"
+        assert [t["Name"] for t in ct.describe_trails()["trailList"]] == ["plain"]
+    finally:
+        s.close()
+
+
 def test_bucket_policies_are_checked(srv):
     s3 = srv.s3()
     s3.create_bucket(Bucket="locked")

@@ -339,7 +339,25 @@ pub async fn run(events: usize, dir: std::path::PathBuf) -> anyhow::Result<()> {
     live.service.delivery().shutdown().await;
     let _ = arn;
 
-    // 4. gzip: the log-file encoder (flate2 with zlib-rs, level 6) on one core, and GNU gzip -6
+    // 4. The fixed cost every trail pays per journal entry whatever it selects: parsing the
+    // selection facts and evaluating selectors (one core).
+    let t = Instant::now();
+    let mut selected = 0usize;
+    for r in &records {
+        if opentrail_model::selectors::EventFacts::parse(r).is_some_and(|f| f.category() == "Data")
+        {
+            selected += 1;
+        }
+    }
+    let scan = t.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        json!({"bench":"trails_scan","events":records.len(),"data_events":selected,
+        "us_per_event": scan * 1e6 / records.len().max(1) as f64,
+        "mb_per_sec": raw_bytes as f64 / scan / 1e6})
+    );
+
+    // 5. gzip: the log-file encoder (flate2 with zlib-rs, level 6) on one core, and GNU gzip -6
     // on the same bytes.
     let mut raw = Vec::with_capacity(raw_bytes as usize + 16);
     raw.extend_from_slice(b"{\"Records\":[");

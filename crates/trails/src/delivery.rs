@@ -55,6 +55,9 @@ struct Intent {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct IntentFile {
+    /// Empty in intents written before organization trails split files by account.
+    #[serde(default)]
+    account: String,
     region: String,
     key: String,
 }
@@ -108,10 +111,18 @@ fn save_state(dir: &Path, id: &str, st: &DeliveryState) -> Result<(), TrailError
         .map_err(err)
 }
 
-/// Events selected since the last delivery, per region.
+/// The account and region a log file is for: files never mix them (an organization trail
+/// writes each member account's events under that account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileGroup {
+    account: String,
+    region: String,
+}
+
+/// Events selected since the last delivery, per account and region.
 #[derive(Default)]
 struct Batch {
-    regions: Vec<(String, Vec<Vec<u8>>)>,
+    groups: Vec<(FileGroup, Vec<Vec<u8>>)>,
     bytes: usize,
     events: usize,
     started: Option<Instant>,
@@ -151,11 +162,26 @@ impl Batch {
             let slot =
                 (self.logging && in_scope(cfg, org, &v) && cfg.selectors.matches(&v)).then(|| {
                     let region = v.aws_region.as_deref().unwrap_or("unknown");
-                    match self.regions.iter().position(|(r, _)| r == region) {
+                    // in_scope admitted only the trail's account or, for organization
+                    // trails, a member account.
+                    let account = v
+                        .recipient_account_id
+                        .as_deref()
+                        .filter(|_| cfg.is_organization)
+                        .unwrap_or(cfg.account.as_str());
+                    match self
+                        .groups
+                        .iter()
+                        .position(|(g, _)| g.region == region && g.account == account)
+                    {
                         Some(i) => i,
                         None => {
-                            self.regions.push((region.to_owned(), Vec::new()));
-                            self.regions.len() - 1
+                            let group = FileGroup {
+                                account: account.to_owned(),
+                                region: region.to_owned(),
+                            };
+                            self.groups.push((group, Vec::new()));
+                            self.groups.len() - 1
                         }
                     }
                 });
@@ -166,7 +192,7 @@ impl Batch {
             self.events += 1;
             self.started.get_or_insert_with(Instant::now);
             // The record moves into the batch: no copy per event.
-            self.regions[i].1.push(e.data);
+            self.groups[i].1.push(e.data);
         }
         if matches!(control, Some(Control::Stop)) {
             self.logging = false;
@@ -542,19 +568,19 @@ struct Prepared {
     last_lsn: u64,
     logging: bool,
     events: usize,
-    files: Vec<(String, LogFile, u64)>,
+    files: Vec<(FileGroup, LogFile, u64)>,
 }
 
 /// Builds a batch's files: the CPU part of a delivery, run off the async threads and
 /// overlapped with reading the next batch.
 fn prepare(batch: Batch, level: u32, threads: usize) -> Prepared {
     let files = batch
-        .regions
+        .groups
         .into_iter()
-        .map(|(region, records)| {
+        .map(|(group, records)| {
             let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
             let file = build_log_file_with(&refs, level, threads);
-            (region, file, records.len() as u64)
+            (group, file, records.len() as u64)
         })
         .collect();
     Prepared {
@@ -616,13 +642,14 @@ async fn finish(
             files: batch
                 .files
                 .iter()
-                .map(|(r, _, _)| IntentFile {
-                    region: r.clone(),
+                .map(|(g, _, _)| IntentFile {
+                    account: g.account.clone(),
+                    region: g.region.clone(),
                     key: log_key(
                         cfg.s3_key_prefix.as_deref(),
                         org_id,
-                        &cfg.account,
-                        r,
+                        &g.account,
+                        &g.region,
                         now,
                         &unique_suffix(),
                     ),
@@ -639,14 +666,19 @@ async fn finish(
     let mut keys = Vec::new();
     let mut events = 0u64;
     let started = Instant::now();
-    for (region, file, count) in &batch.files {
-        let key = match intent.files.iter().find(|f| &f.region == region) {
+    for (group, file, count) in &batch.files {
+        let planned = intent.files.iter().find(|f| {
+            f.region == group.region
+                && (f.account == group.account
+                    || f.account.is_empty() && group.account == cfg.account)
+        });
+        let key = match planned {
             Some(f) => f.key.clone(),
             None => log_key(
                 cfg.s3_key_prefix.as_deref(),
                 org_id,
-                &cfg.account,
-                region,
+                &group.account,
+                &group.region,
                 delivered_at,
                 &unique_suffix(),
             ),
@@ -905,5 +937,41 @@ mod tests {
             Some(&org),
             &v("ap-south-1", "s3.amazonaws.com", "999988887777")
         ));
+    }
+
+    #[test]
+    fn organization_trails_keep_each_accounts_events_in_its_own_files() {
+        let mut cfg = trail();
+        cfg.is_multi_region = true;
+        cfg.is_organization = true;
+        let org = Organization {
+            id: "o-abcdefghij".into(),
+            management_account: "123456789012".into(),
+            member_accounts: vec!["123456789012".into(), "999988887777".into()],
+        };
+        let mut b = Batch::new(0, true);
+        let ev = |lsn, region: &str, account: &str| {
+            let mut v = mgmt(region, "ec2.amazonaws.com");
+            v["recipientAccountId"] = account.into();
+            entry(lsn, v)
+        };
+        b.apply(&cfg, Some(&org), ev(1, "us-east-1", "123456789012"));
+        b.apply(&cfg, Some(&org), ev(2, "us-east-1", "999988887777"));
+        b.apply(&cfg, Some(&org), ev(3, "eu-west-1", "999988887777"));
+        b.apply(&cfg, Some(&org), ev(4, "us-east-1", "999988887777"));
+        b.apply(&cfg, Some(&org), ev(5, "us-east-1", "555555555555"));
+        let groups: Vec<(&str, &str, usize)> = b
+            .groups
+            .iter()
+            .map(|(g, r)| (g.account.as_str(), g.region.as_str(), r.len()))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("123456789012", "us-east-1", 1),
+                ("999988887777", "us-east-1", 2),
+                ("999988887777", "eu-west-1", 1)
+            ]
+        );
     }
 }
