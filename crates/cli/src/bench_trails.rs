@@ -359,15 +359,7 @@ pub async fn run(events: usize, dir: std::path::PathBuf) -> anyhow::Result<()> {
 
     // 5. gzip: the log-file encoder (flate2 with zlib-rs, level 6) on one core, and GNU gzip -6
     // on the same bytes.
-    let mut raw = Vec::with_capacity(raw_bytes as usize + 16);
-    raw.extend_from_slice(b"{\"Records\":[");
-    for (i, r) in records.iter().enumerate() {
-        if i > 0 {
-            raw.push(b',');
-        }
-        raw.extend_from_slice(r);
-    }
-    raw.extend_from_slice(b"]}");
+    let raw = opentrail_trails::records_document(&records);
     let t = Instant::now();
     let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
     let file = opentrail_trails::build_log_file(&refs, 6);

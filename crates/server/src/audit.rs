@@ -39,7 +39,30 @@ pub struct CallRecord<'a> {
     pub error: Option<(String, String)>,
 }
 
-impl CallRecord<'_> {
+impl<'a> CallRecord<'a> {
+    /// A call to one of opentrail's native endpoints (ingest, journal reads, exports), before
+    /// its caller is known: the server's own account and default region.
+    pub fn native(
+        meta: &'a RequestMeta,
+        config: &crate::config::Config,
+        event_name: &str,
+        read_only: bool,
+    ) -> Self {
+        CallRecord {
+            meta,
+            identity: UserIdentity::unknown(None),
+            region: config.region.clone(),
+            account_id: config.account_id.clone(),
+            event_source: OPENTRAIL_SOURCE,
+            event_name: event_name.into(),
+            read_only,
+            management: false,
+            request_parameters: Value::Null,
+            response_elements: Value::Null,
+            error: None,
+        }
+    }
+
     /// The CloudTrail record of this call.
     pub fn to_record(&self) -> Record {
         let failed = self.error.is_some();

@@ -21,7 +21,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
 use crate::api::history::{event_summary, parse_lookup};
-use crate::audit::{CallRecord, OPENTRAIL_SOURCE};
+use crate::audit::CallRecord;
 use crate::auth;
 use crate::request::{RequestMeta, aws_error_response};
 use crate::state::AppState;
@@ -183,19 +183,7 @@ pub async fn export(
     let span = tracing::info_span!("history_export", request_id = %meta.request_id);
     async move {
         let started = Instant::now();
-        let mut call = CallRecord {
-            meta: &meta,
-            identity: opentrail_model::UserIdentity::unknown(None),
-            region: state.config.region.clone(),
-            account_id: state.config.account_id.clone(),
-            event_source: OPENTRAIL_SOURCE,
-            event_name: EVENT_NAME.into(),
-            read_only: true,
-            management: false,
-            request_parameters: Value::Null,
-            response_elements: Value::Null,
-            error: None,
-        };
+        let mut call = CallRecord::native(&meta, &state.config, EVENT_NAME, true);
         let prepared = async {
             let body = to_bytes(body, 64 * 1024)
                 .await

@@ -25,7 +25,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use crate::audit::{CallRecord, OPENTRAIL_SOURCE};
+use crate::audit::CallRecord;
 use crate::auth;
 use crate::request::{RequestMeta, aws_error_response, plain_json_response};
 use crate::state::AppState;
@@ -87,19 +87,7 @@ pub async fn ingest(
     async move {
         let started = Instant::now();
         let limit = state.config.ingest.max_body_bytes;
-        let mut call = CallRecord {
-            meta: &meta,
-            identity: opentrail_model::UserIdentity::unknown(None),
-            region: state.config.region.clone(),
-            account_id: state.config.account_id.clone(),
-            event_source: OPENTRAIL_SOURCE,
-            event_name: EVENT_NAME.into(),
-            read_only: false,
-            management: false,
-            request_parameters: Value::Null,
-            response_elements: Value::Null,
-            error: None,
-        };
+        let mut call = CallRecord::native(&meta, &state.config, EVENT_NAME, false);
         let result = async {
             let body = to_bytes(body, limit).await.map_err(|_| {
                 AwsError::new(codes::VALIDATION, format!("The request body is larger than {limit} bytes; split the batch"))

@@ -16,11 +16,10 @@ use opentrail_journal::JournalError;
 use opentrail_protocol::awsjson::codes;
 use opentrail_protocol::{AwsError, sigv4};
 use serde::Serialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
-use crate::audit::{CallRecord, OPENTRAIL_SOURCE};
+use crate::audit::CallRecord;
 use crate::auth;
 use crate::request::{RequestMeta, aws_error_response, plain_json_response};
 use crate::state::AppState;
@@ -104,19 +103,7 @@ pub async fn read(
     let span = tracing::info_span!("journal_read", request_id = %meta.request_id);
     async move {
         let started = Instant::now();
-        let mut call = CallRecord {
-            meta: &meta,
-            identity: opentrail_model::UserIdentity::unknown(None),
-            region: state.config.region.clone(),
-            account_id: state.config.account_id.clone(),
-            event_source: OPENTRAIL_SOURCE,
-            event_name: EVENT_NAME.into(),
-            read_only: true,
-            management: false,
-            request_parameters: Value::Null,
-            response_elements: Value::Null,
-            error: None,
-        };
+        let mut call = CallRecord::native(&meta, &state.config, EVENT_NAME, true);
         let result = async {
             let body = to_bytes(body, 64 * 1024)
                 .await

@@ -57,6 +57,36 @@ pub struct TrailConfig {
 }
 
 impl TrailConfig {
+    /// A new trail with AWS's defaults: single-region, global service events included,
+    /// management events of both kinds selected, not logging.
+    pub fn new(id: &str, name: &str, account: &str, region: &str, bucket: &str) -> TrailConfig {
+        TrailConfig {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            account: account.to_owned(),
+            home_region: region.to_owned(),
+            arn: opentrail_model::arn::trail(region, account, name),
+            s3_bucket: bucket.to_owned(),
+            s3_key_prefix: None,
+            sns_topic_name: None,
+            sns_topic_arn: None,
+            include_global_service_events: true,
+            is_multi_region: false,
+            log_file_validation: false,
+            cloudwatch_logs_log_group_arn: None,
+            cloudwatch_logs_role_arn: None,
+            kms_key_id: None,
+            is_organization: false,
+            recursive_logging: true,
+            selectors: Selectors::default(),
+            insight_selectors: None,
+            logging: false,
+            start_logging_time: None,
+            stop_logging_time: None,
+            created_lsn: 0,
+        }
+    }
+
     /// The `Trail` shape of GetTrail / DescribeTrails.
     pub fn to_api(&self) -> serde_json::Value {
         let mut t = serde_json::Map::new();

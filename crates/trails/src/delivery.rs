@@ -778,34 +778,9 @@ async fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentrail_model::selectors::Selectors;
 
     pub(crate) fn trail() -> TrailConfig {
-        TrailConfig {
-            id: "t1".into(),
-            name: "audit".into(),
-            account: "123456789012".into(),
-            home_region: "us-east-1".into(),
-            arn: "arn:aws:cloudtrail:us-east-1:123456789012:trail/audit".into(),
-            s3_bucket: "logs".into(),
-            s3_key_prefix: None,
-            sns_topic_name: None,
-            sns_topic_arn: None,
-            include_global_service_events: true,
-            is_multi_region: false,
-            log_file_validation: false,
-            cloudwatch_logs_log_group_arn: None,
-            cloudwatch_logs_role_arn: None,
-            kms_key_id: None,
-            is_organization: false,
-            recursive_logging: true,
-            selectors: Selectors::default(),
-            insight_selectors: None,
-            logging: false,
-            start_logging_time: None,
-            stop_logging_time: None,
-            created_lsn: 0,
-        }
+        TrailConfig::new("t1", "audit", "123456789012", "us-east-1", "logs")
     }
 
     fn entry(lsn: u64, v: serde_json::Value) -> Entry {

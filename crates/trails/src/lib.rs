@@ -23,7 +23,9 @@ pub use config::{
 };
 pub use delivery::Delivery;
 pub use error::TrailError;
-pub use logfile::{LogFile, build_log_file, build_log_file_with, log_key, unique_suffix};
+pub use logfile::{
+    LogFile, build_log_file, build_log_file_with, log_key, records_document, unique_suffix,
+};
 pub use notify::Notifier;
 pub use policy::bucket_policy_allows_cloudtrail;
 pub use service::{CreateTrail, TrailService, UpdateTrail, validate_tags};

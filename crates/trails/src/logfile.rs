@@ -61,18 +61,24 @@ pub fn build_log_file(records: &[&[u8]], level: u32) -> LogFile {
     build_log_file_with(records, level, 1)
 }
 
-/// [`build_log_file`] compressing on up to `threads` cores.
-pub fn build_log_file_with(records: &[&[u8]], level: u32, threads: usize) -> LogFile {
-    let raw_len = 13 + records.iter().map(|r| r.len() + 1).sum::<usize>();
+/// The uncompressed content of a log file: `{"Records":[...]}` around the records' JSON.
+pub fn records_document<R: AsRef<[u8]>>(records: &[R]) -> Vec<u8> {
+    let raw_len = 13 + records.iter().map(|r| r.as_ref().len() + 1).sum::<usize>();
     let mut raw = Vec::with_capacity(raw_len);
     raw.extend_from_slice(b"{\"Records\":[");
     for (i, r) in records.iter().enumerate() {
         if i > 0 {
             raw.push(b',');
         }
-        raw.extend_from_slice(r);
+        raw.extend_from_slice(r.as_ref());
     }
     raw.extend_from_slice(b"]}");
+    raw
+}
+
+/// [`build_log_file`] compressing on up to `threads` cores.
+pub fn build_log_file_with(records: &[&[u8]], level: u32, threads: usize) -> LogFile {
+    let raw = records_document(records);
     let gzip = if threads > 1 && raw.len() >= 2 * PARALLEL_CHUNK {
         parallel_gzip(&raw, level, threads)
     } else {

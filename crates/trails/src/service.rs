@@ -332,31 +332,14 @@ impl TrailService {
             )));
         }
         let arn = arn::trail(region, account, &req.name);
-        let mut t = TrailConfig {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: req.name.clone(),
-            account: account.to_owned(),
-            home_region: region.to_owned(),
-            arn: arn.clone(),
-            s3_bucket: req.s3_bucket.clone(),
-            s3_key_prefix: None,
-            sns_topic_name: None,
-            sns_topic_arn: None,
-            include_global_service_events: true,
-            is_multi_region: false,
-            log_file_validation: false,
-            cloudwatch_logs_log_group_arn: None,
-            cloudwatch_logs_role_arn: None,
-            kms_key_id: None,
-            is_organization: false,
-            recursive_logging: true,
-            selectors: Selectors::default(),
-            insight_selectors: None,
-            logging: false,
-            start_logging_time: None,
-            stop_logging_time: None,
-            created_lsn: self.journal.durable_lsn(),
-        };
+        let mut t = TrailConfig::new(
+            &uuid::Uuid::new_v4().to_string(),
+            &req.name,
+            account,
+            region,
+            &req.s3_bucket,
+        );
+        t.created_lsn = self.journal.durable_lsn();
         self.catalog.read(|tx| {
             if tx.get::<TrailConfig>(&arn)?.is_some() {
                 return Ok(Err(TrailError::AlreadyExists {
