@@ -6,6 +6,7 @@ import http.server
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import threading
@@ -354,6 +355,66 @@ subscribers = ["http://127.0.0.1:1/nowhere"]
     finally:
         s.close()
         hook.shutdown()
+
+
+def private_ca(tmp_path):
+    """A certificate authority and a certificate it signed for 127.0.0.1."""
+    d = tmp_path
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=opentrail test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1")
+    (d / "leaf.ext").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.pem",
+        "-days", "2", "-extfile", "leaf.ext")
+    return d / "ca.pem", d / "leaf.pem", d / "leaf.key"
+
+
+def test_https_subscribers_trust_the_topics_certificate_authorities(tmp_path):
+    ca, cert, key = private_ca(tmp_path)
+    hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    hook.socket = ctx.wrap_socket(hook.socket, server_side=True)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{hook.server_address[1]}/hook"
+    Hook.received.clear()
+    s = Server(data_dir=str(tmp_path / "data"), config_toml=FAST + f'''
+[[sns_topics]]
+name = "private-ca"
+subscribers = ["{url}"]
+ca_file = "{ca}"
+
+[[sns_topics]]
+name = "system-roots-only"
+subscribers = ["{url}"]
+''').start()
+    try:
+        s.s3().create_bucket(Bucket="trail-logs")
+        ct = s.client()
+        ct.create_trail(Name="audit", S3BucketName="trail-logs", SnsTopicName="private-ca")
+        ct.start_logging(Name="audit")
+        s.ingest([record(awsRegion="us-east-1")])
+        headers, env = wait_for(lambda: Hook.received and Hook.received[-1])
+        assert headers["x-amz-sns-message-type"] == "Notification"
+        assert set(json.loads(env["Message"])["s3ObjectKey"]) <= set(read_log_files(s.s3(), "trail-logs"))
+        assert "LatestNotificationError" not in ct.get_trail_status(Name="audit")
+        ct.update_trail(Name="audit", SnsTopicName="system-roots-only")
+        s.ingest([record(awsRegion="us-east-1")])
+        st = wait_for(lambda: (x := ct.get_trail_status(Name="audit")).get("LatestNotificationError") and x, timeout=40)
+        assert "certificate" in st["LatestNotificationError"].lower(), st["LatestNotificationError"]
+    finally:
+        s.close()
+        hook.shutdown()
+
+
+def test_a_topic_whose_ca_file_is_unreadable_stops_the_server_with_a_clear_message(tmp_path):
+    from harness import BIN
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[[sns_topics]]\nname = "t"\nsubscribers = ["https://hooks.example/"]\nca_file = "/nonexistent/ca.pem"\n')
+    out = subprocess.run([BIN, "serve", "--config", str(cfg), "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "SNS topic t" in out.stderr and "/nonexistent/ca.pem" in out.stderr and "[[sns_topics]]" in out.stderr
 
 
 def test_delivery_to_a_real_s3_compatible_server_and_recovery_when_it_is_down(tmp_path):

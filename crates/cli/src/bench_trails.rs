@@ -45,7 +45,7 @@ fn rig(dir: &Path, flush: Duration) -> anyhow::Result<Rig> {
         Arc::new(store.clone()),
         dir.join("trails"),
         settings,
-        Notifier::new(&[]),
+        Notifier::new(&[])?,
         None,
     )?);
     let service = TrailService::new(catalog.clone(), delivery, journal.clone(), None);
@@ -76,7 +76,7 @@ async fn backlog(rig: &Rig, trails: &[&str], records: &[Vec<u8>]) -> anyhow::Res
         Arc::new(rig.store.clone()),
         rig.dir.join("trails"),
         settings,
-        Notifier::new(&[]),
+        Notifier::new(&[])?,
         None,
     )?)
 }

@@ -122,13 +122,18 @@ impl Server {
                 }
             })?,
         );
+        let notifier = opentrail_trails::Notifier::new(&config.sns_topics).map_err(|e| {
+            ServerError::Config {
+                message: format!("{e}; fix the [[sns_topics]] section"),
+            }
+        })?;
         let delivery = Arc::new(
             opentrail_trails::Delivery::new(
                 journal.clone(),
                 storage,
                 config.data_dir.join("trails"),
                 config.delivery_settings(),
-                opentrail_trails::Notifier::new(&config.sns_topics),
+                notifier,
                 config.organization.clone(),
             )
             .map_err(|e| ServerError::Config {

@@ -196,6 +196,10 @@ pub struct SnsTopic {
     /// HTTP(S) endpoints that receive each notification (POST, SNS envelope).
     #[serde(default)]
     pub subscribers: Vec<String>,
+    /// PEM file of certificate authorities trusted for `https` subscribers besides the
+    /// system's (a private CA or a self-signed endpoint).
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// The organization, when the account manages one.
@@ -211,6 +215,15 @@ pub struct Organization {
     pub member_accounts: Vec<String>,
 }
 
+/// CloudTrail's limit on a compressed log file.
+pub const MAX_LOG_FILE_BYTES: usize = 50_000_000;
+
+/// Default batch size in JSON bytes: a batch is closed at the first record that reaches it,
+/// so a file holds at most this plus one record (256 KiB), and deflate never grows its input
+/// by more than 0.1% plus the gzip framing (tested in `logfile`), which stays under
+/// [`MAX_LOG_FILE_BYTES`].
+pub const DEFAULT_MAX_BATCH_BYTES: usize = 45 * 1024 * 1024;
+
 /// How delivery batches events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliverySettings {
@@ -218,7 +231,8 @@ pub struct DeliverySettings {
     pub flush_interval: Duration,
     /// Deliver once a region's batch holds this many events...
     pub max_events: usize,
-    /// ...or this many bytes of JSON (files stay far below S3's 50 MB compressed).
+    /// ...or this many bytes of JSON. The default keeps every file under CloudTrail's 50 MB
+    /// compressed even for incompressible records: see [`MAX_LOG_FILE_BYTES`].
     pub max_bytes: usize,
     /// gzip level of log files.
     pub gzip_level: u32,
@@ -231,7 +245,7 @@ impl Default for DeliverySettings {
         DeliverySettings {
             flush_interval: Duration::from_secs(60),
             max_events: 50_000,
-            max_bytes: 64 * 1024 * 1024,
+            max_bytes: DEFAULT_MAX_BATCH_BYTES,
             gzip_level: 6,
             compression_threads: std::thread::available_parallelism()
                 .map(|n| n.get())

@@ -915,6 +915,34 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_is_due_on_count_size_age_or_stop() {
+        let cfg = trail();
+        let settings = |events, bytes, secs| DeliverySettings {
+            max_events: events,
+            max_bytes: bytes,
+            flush_interval: Duration::from_secs(secs),
+            ..DeliverySettings::default()
+        };
+        let mut b = Batch::new(0, true);
+        assert!(
+            !b.due(&settings(1, 1, 0)),
+            "an empty batch is never due by age"
+        );
+        b.apply(&cfg, None, entry(1, mgmt("us-east-1", "ec2.amazonaws.com")));
+        let size = b.bytes;
+        assert!(!b.due(&settings(2, size + 1, 60)));
+        assert!(b.due(&settings(1, size + 1, 60)), "event count");
+        assert!(b.due(&settings(2, size, 60)), "size");
+        assert!(b.due(&settings(2, size + 1, 0)), "age");
+        b.apply(
+            &cfg,
+            None,
+            entry(2, call("StopLogging", "audit", "us-east-1", false)),
+        );
+        assert!(b.due(&settings(100, usize::MAX, 60)), "stop");
+    }
+
+    #[test]
     fn organization_trails_keep_each_accounts_events_in_its_own_files() {
         let mut cfg = trail();
         cfg.is_multi_region = true;

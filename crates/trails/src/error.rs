@@ -115,6 +115,14 @@ pub enum TrailError {
     /// The journal failed.
     #[error(transparent)]
     Journal(#[from] opentrail_journal::JournalError),
+    /// A notification topic of the configuration cannot be used.
+    #[error("SNS topic {topic}: {reason}")]
+    Topic {
+        /// The topic.
+        topic: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A file of the delivery state failed.
     #[error("trail delivery state {path}: {source}")]
     State {
@@ -158,7 +166,7 @@ impl TrailError {
             TagsLimitExceeded(_) => "TagsLimitExceededException",
             ResourceNotFound(_) => "ResourceNotFoundException",
             Unsupported(_) => "UnsupportedOperationException",
-            Catalog(_) | Store(_) | Journal(_) | State { .. } => "InternalFailure",
+            Catalog(_) | Store(_) | Journal(_) | State { .. } | Topic { .. } => "InternalFailure",
         }
     }
 }

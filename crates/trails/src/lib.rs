@@ -19,7 +19,8 @@ mod service;
 mod validate;
 
 pub use config::{
-    DeliverySettings, InsightSelector, Organization, SnsTopic, TrailConfig, TrailStatus,
+    DEFAULT_MAX_BATCH_BYTES, DeliverySettings, InsightSelector, MAX_LOG_FILE_BYTES, Organization,
+    SnsTopic, TrailConfig, TrailStatus,
 };
 pub use delivery::Delivery;
 pub use error::TrailError;

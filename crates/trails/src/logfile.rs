@@ -228,6 +228,23 @@ mod tests {
     }
 
     #[test]
+    fn incompressible_batches_stay_under_the_log_file_limit() {
+        use crate::config::{DEFAULT_MAX_BATCH_BYTES, MAX_LOG_FILE_BYTES};
+        use opentrail_model::incoming::MAX_RECORD_BYTES;
+        // Random bytes are the worst case for deflate; measure the growth of this encoder on
+        // both its serial and parallel paths and apply it to the largest possible batch.
+        let mut rng = rand::rng();
+        let noise: Vec<u8> = (0..3 * PARALLEL_CHUNK).map(|_| rng.random()).collect();
+        for threads in [1, 2] {
+            let file = build_log_file_with(&[noise.as_slice()], 6, threads);
+            let growth = file.gzip.len() as f64 / file.raw_len as f64;
+            assert!(growth < 1.001, "{threads} threads: grew by {growth}");
+            let worst = (DEFAULT_MAX_BATCH_BYTES + MAX_RECORD_BYTES) as f64 * 1.001 + 1024.0;
+            assert!(worst < MAX_LOG_FILE_BYTES as f64, "{worst}");
+        }
+    }
+
+    #[test]
     fn parallel_compression_gives_one_member_with_the_same_content() {
         let rec = br#"{"eventID":"abcdefgh","eventName":"PutObject","requestParameters":{"bucketName":"logs"}}"#.to_vec();
         let many: Vec<Vec<u8>> = (0..60_000)

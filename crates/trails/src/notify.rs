@@ -4,32 +4,60 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 
 use crate::config::SnsTopic;
+use crate::error::TrailError;
 
 /// Publishes to the configured topics.
 #[derive(Clone)]
 pub struct Notifier {
-    client: Client<HttpConnector, Full<Bytes>>,
+    /// One client per topic: each topic may trust its own certificate authorities.
+    clients: HashMap<String, reqwest::Client>,
     topics: HashMap<String, SnsTopic>,
 }
 
 impl Notifier {
-    /// A notifier for these topics.
-    pub fn new(topics: &[SnsTopic]) -> Notifier {
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(HttpConnector::new());
-        Notifier {
-            client,
-            topics: topics.iter().map(|t| (t.name.clone(), t.clone())).collect(),
+    /// A notifier for these topics; fails when a topic's `ca_file` cannot be read.
+    pub fn new(topics: &[SnsTopic]) -> Result<Notifier, TrailError> {
+        let mut clients = HashMap::new();
+        for t in topics {
+            let fail = |reason: String| TrailError::Topic {
+                topic: t.name.clone(),
+                reason,
+            };
+            let mut builder = reqwest::Client::builder()
+                .use_rustls_tls()
+                .timeout(Duration::from_secs(10))
+                .pool_idle_timeout(Duration::from_secs(30));
+            if let Some(path) = &t.ca_file {
+                let pem = std::fs::read(path)
+                    .map_err(|e| fail(format!("cannot read ca_file {}: {e}", path.display())))?;
+                let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                    fail(format!(
+                        "ca_file {} is not PEM certificates: {e}",
+                        path.display()
+                    ))
+                })?;
+                if certs.is_empty() {
+                    return Err(fail(format!(
+                        "ca_file {} holds no certificate",
+                        path.display()
+                    )));
+                }
+                for c in certs {
+                    builder = builder.add_root_certificate(c);
+                }
+            }
+            let client = builder
+                .build()
+                .map_err(|e| fail(format!("cannot set up its HTTP client: {e}")))?;
+            clients.insert(t.name.clone(), client);
         }
+        Ok(Notifier {
+            clients,
+            topics: topics.iter().map(|t| (t.name.clone(), t.clone())).collect(),
+        })
     }
 
     /// Whether the topic is declared.
@@ -70,7 +98,7 @@ impl Notifier {
                 if attempt > 0 {
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
                 }
-                match self.post(url, topic_arn, &envelope).await {
+                match self.post(topic, url, topic_arn, &envelope).await {
                     Ok(()) => {
                         ok = true;
                         break;
@@ -89,26 +117,43 @@ impl Notifier {
         }
     }
 
-    async fn post(&self, url: &str, topic_arn: &str, body: &str) -> Result<(), String> {
-        if url.starts_with("https://") {
-            return Err("https subscribers are not supported yet; use an http endpoint".into());
-        }
-        let req = http::Request::builder()
-            .method("POST")
-            .uri(url)
+    async fn post(
+        &self,
+        topic: &str,
+        url: &str,
+        topic_arn: &str,
+        body: &str,
+    ) -> Result<(), String> {
+        let client = self
+            .clients
+            .get(topic)
+            .ok_or_else(|| format!("SNS topic {topic} is not declared in the configuration"))?;
+        let resp = client
+            .post(url)
             .header("content-type", "text/plain; charset=UTF-8")
             .header("x-amz-sns-message-type", "Notification")
             .header("x-amz-sns-topic-arn", topic_arn)
-            .body(Full::new(Bytes::from(body.to_owned())))
-            .map_err(|e| e.to_string())?;
-        let resp = tokio::time::timeout(Duration::from_secs(10), self.client.request(req))
+            .body(body.to_owned())
+            .send()
             .await
-            .map_err(|_| "timed out".to_owned())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| error_chain(&e))?;
         if resp.status().is_success() {
             Ok(())
         } else {
             Err(format!("answered {}", resp.status()))
         }
     }
+}
+
+/// An error with its causes: reqwest's own message alone ("error sending request") does not
+/// say whether the connection was refused or the certificate was not trusted.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
