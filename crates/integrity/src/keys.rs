@@ -210,12 +210,15 @@ struct RegionFile {
     keys: Vec<StoredKey>,
 }
 
+/// A region's keys, each with its private key once loaded.
+type RegionKeys = Vec<(StoredKey, Option<Arc<KeyPair>>)>;
+
 /// The signing keys of every region, under one directory (`<data-dir>/signing-keys`).
 pub struct KeyStore {
     dir: PathBuf,
     master: Option<MasterKey>,
     policy: RotationPolicy,
-    regions: Mutex<HashMap<String, Vec<(StoredKey, Option<Arc<KeyPair>>)>>>,
+    regions: Mutex<HashMap<String, RegionKeys>>,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -274,7 +277,7 @@ impl KeyStore {
     fn with_region<T>(
         &self,
         region: &str,
-        f: impl FnOnce(&mut Vec<(StoredKey, Option<Arc<KeyPair>>)>) -> Result<T, IntegrityError>,
+        f: impl FnOnce(&mut RegionKeys) -> Result<T, IntegrityError>,
     ) -> Result<T, IntegrityError> {
         check_region(region)?;
         let mut regions = self
@@ -299,7 +302,7 @@ impl KeyStore {
     fn ensure_current(
         &self,
         region: &str,
-        keys: &mut Vec<(StoredKey, Option<Arc<KeyPair>>)>,
+        keys: &mut RegionKeys,
         now: i64,
     ) -> Result<usize, IntegrityError> {
         let newest = keys
