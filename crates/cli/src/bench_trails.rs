@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use chrono::{TimeDelta, Utc};
 use opentrail_catalog::Catalog;
 use opentrail_generator::{Generator, WorkloadConfig};
+use opentrail_integrity::{KeyStore, RotationPolicy};
 use opentrail_journal::{Journal, JournalConfig};
 use opentrail_model::selectors::{AdvancedEventSelector, EventSelector};
 use opentrail_store::{LocalStore, ObjectStorage};
@@ -27,6 +28,7 @@ struct Rig {
     service: TrailService,
     store: Arc<LocalStore>,
     catalog: Arc<Catalog>,
+    keys: Arc<KeyStore>,
     dir: std::path::PathBuf,
     flush: Duration,
 }
@@ -36,27 +38,44 @@ fn rig(dir: &Path, flush: Duration) -> anyhow::Result<Rig> {
     let store = Arc::new(LocalStore::open(dir.join("buckets"))?);
     store.create_bucket(BUCKET, "")?;
     let catalog = Arc::new(Catalog::open(&dir.join("catalog.db"))?);
-    let settings = DeliverySettings {
-        flush_interval: flush,
-        ..DeliverySettings::default()
-    };
-    let delivery = Arc::new(Delivery::new(
-        journal.clone(),
-        Arc::new(store.clone()),
-        dir.join("trails"),
-        settings,
-        Notifier::new(&[])?,
+    let keys = Arc::new(KeyStore::open(
+        dir.join("signing-keys"),
         None,
+        RotationPolicy::default(),
     )?);
+    let delivery = Arc::new(delivery(&journal, &store, dir, flush, &keys)?);
     let service = TrailService::new(catalog.clone(), delivery, journal.clone(), None);
     Ok(Rig {
         journal,
         service,
         store,
         catalog,
+        keys,
         dir: dir.to_path_buf(),
         flush,
     })
+}
+
+fn delivery(
+    journal: &Journal,
+    store: &Arc<LocalStore>,
+    dir: &Path,
+    flush: Duration,
+    keys: &Arc<KeyStore>,
+) -> anyhow::Result<Delivery> {
+    let settings = DeliverySettings {
+        flush_interval: flush,
+        ..DeliverySettings::default()
+    };
+    Ok(Delivery::new(
+        journal.clone(),
+        Arc::new(store.clone()),
+        dir.join("trails"),
+        settings,
+        Notifier::new(&[])?,
+        None,
+        keys.clone(),
+    )?)
 }
 
 /// Fills the journal while delivery is stopped, then starts delivery afresh and returns it:
@@ -67,18 +86,7 @@ async fn backlog(rig: &Rig, trails: &[&str], records: &[Vec<u8>]) -> anyhow::Res
         .append(trails.iter().map(|t| start_logging_record(t)).collect())
         .await?;
     append_all(&rig.journal, records).await?;
-    let settings = DeliverySettings {
-        flush_interval: rig.flush,
-        ..DeliverySettings::default()
-    };
-    Ok(Delivery::new(
-        rig.journal.clone(),
-        Arc::new(rig.store.clone()),
-        rig.dir.join("trails"),
-        settings,
-        Notifier::new(&[])?,
-        None,
-    )?)
+    delivery(&rig.journal, &rig.store, &rig.dir, rig.flush, &rig.keys)
 }
 
 /// The self-audit record of a successful StartLogging, which is what turns a trail on.

@@ -350,36 +350,64 @@ impl KeyStore {
     pub fn signing_key(&self, region: &str, now: i64) -> Result<SigningKey, IntegrityError> {
         self.with_region(region, |keys| {
             let i = self.ensure_current(region, keys, now)?;
-            let (stored, pair) = &mut keys[i];
-            let pair = match pair {
-                Some(p) => p.clone(),
-                None => {
-                    let pkcs8 = match &stored.private_key {
-                        PrivateKey::Pkcs8(b) => B64.decode(b).map_err(|_| bad_file(region))?,
-                        PrivateKey::Wrapped(w) => match &self.master {
-                            Some(m) => m.unwrap_key(w, &stored.fingerprint)?,
-                            None => {
-                                return Err(IntegrityError::MasterKey(format!(
-                                    "signing key {} of {region} is wrapped by a master key; configure it",
-                                    stored.fingerprint
-                                )));
-                            }
-                        },
-                    };
-                    let p = Arc::new(
+            self.loaded(region, &mut keys[i])
+        })
+    }
+
+    /// A key of `region` by its fingerprint: a digest interrupted by a crash is signed again
+    /// with the key it was first signed with, so it comes out byte for byte the same.
+    pub fn signing_key_by_fingerprint(
+        &self,
+        region: &str,
+        fingerprint: &str,
+    ) -> Result<SigningKey, IntegrityError> {
+        self.with_region(region, |keys| {
+            let entry = keys
+                .iter_mut()
+                .find(|(k, _)| k.fingerprint == fingerprint)
+                .ok_or_else(|| IntegrityError::KeyFile {
+                    path: self.path(region).display().to_string(),
+                    reason: format!("no key with fingerprint {fingerprint}"),
+                })?;
+            self.loaded(region, entry)
+        })
+    }
+
+    /// The key with its private half, unwrapped on first use.
+    fn loaded(
+        &self,
+        region: &str,
+        (stored, pair): &mut (StoredKey, Option<Arc<KeyPair>>),
+    ) -> Result<SigningKey, IntegrityError> {
+        let pair = match pair {
+            Some(p) => p.clone(),
+            None => {
+                let pkcs8 = match &stored.private_key {
+                    PrivateKey::Pkcs8(b) => B64.decode(b).map_err(|_| bad_file(region))?,
+                    PrivateKey::Wrapped(w) => match &self.master {
+                        Some(m) => m.unwrap_key(w, &stored.fingerprint)?,
+                        None => {
+                            return Err(IntegrityError::MasterKey(format!(
+                                "signing key {} of {region} is wrapped by a master key; configure it",
+                                stored.fingerprint
+                            )));
+                        }
+                    },
+                };
+                let p =
+                    Arc::new(
                         KeyPair::from_pkcs8(&pkcs8).map_err(|e| IntegrityError::KeyFile {
                             path: self.path(region).display().to_string(),
                             reason: format!("private key {}: {e}", stored.fingerprint),
                         })?,
                     );
-                    *pair = Some(p.clone());
-                    p
-                }
-            };
-            Ok(SigningKey {
-                public: public_of(stored, region)?,
-                pair,
-            })
+                *pair = Some(p.clone());
+                p
+            }
+        };
+        Ok(SigningKey {
+            public: public_of(stored, region)?,
+            pair,
         })
     }
 
@@ -630,6 +658,15 @@ mod tests {
         let listed = reopened.all_public_keys("us-east-1").expect("list");
         assert_eq!(listed, vec![k.public.clone()]);
         assert!(listed[0].verifies(b"message", &sig));
+        let by_fp = reopened
+            .signing_key_by_fingerprint("us-east-1", &k.public.fingerprint)
+            .expect("key");
+        assert_eq!(by_fp.sign(b"message").expect("signs"), sig);
+        assert!(
+            reopened
+                .signing_key_by_fingerprint("us-east-1", "00")
+                .is_err()
+        );
         let k_again = reopened.signing_key("us-east-1", 6).expect("key");
         assert_eq!(k_again.sign(b"message").expect("signs"), sig);
         assert_eq!(

@@ -159,6 +159,9 @@ pub struct EventFacts<'a> {
     /// `recipientAccountId`.
     #[serde(rename = "recipientAccountId", borrow, default)]
     pub recipient_account_id: Option<Cow<'a, str>>,
+    /// `eventTime` (digests list the oldest and newest event time of each log file).
+    #[serde(rename = "eventTime", borrow, default)]
+    pub event_time: Option<Cow<'a, str>>,
     /// `requestParameters.name`, by which a trail recognises its own StartLogging calls.
     #[serde(rename = "requestParameters", borrow, default)]
     pub request_parameters: Option<RequestFacts<'a>>,

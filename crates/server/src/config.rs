@@ -44,6 +44,8 @@ pub struct Config {
     pub storage: StorageSettings,
     /// Trail delivery.
     pub trails: TrailSettings,
+    /// Digest files and their signing keys.
+    pub integrity: IntegritySettings,
     /// Notification topics trails can name in `SnsTopicName`.
     pub sns_topics: Vec<opentrail_trails::SnsTopic>,
     /// The organization this account manages, for organization trails.
@@ -100,6 +102,35 @@ impl Default for TrailSettings {
         TrailSettings {
             flush_interval_secs: 60,
             max_events_per_file: 50_000,
+        }
+    }
+}
+
+/// Log file integrity validation settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntegritySettings {
+    /// Seconds between digest files of a trail with validation on (AWS: 3600). Lower it to
+    /// see digests sooner; 1 to 86400.
+    pub digest_interval_secs: u64,
+    /// Seconds a signing key is valid (AWS: 30 days).
+    pub key_validity_secs: u64,
+    /// Seconds after which a new signing key is made (AWS: about 20 days); less than
+    /// `key_validity_secs`, so validity windows overlap.
+    pub key_rotation_secs: u64,
+    /// File holding the master key (32 bytes as 64 hex digits or base64) that wraps signing
+    /// keys at rest. `OPENTRAIL_MASTER_KEY` holds the key itself and wins over the file.
+    /// Without either, keys are kept in files only the server's user can read.
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl Default for IntegritySettings {
+    fn default() -> Self {
+        IntegritySettings {
+            digest_interval_secs: 3600,
+            key_validity_secs: 30 * 86_400,
+            key_rotation_secs: 20 * 86_400,
+            master_key_file: None,
         }
     }
 }
@@ -224,6 +255,7 @@ impl Default for Config {
             history: HistorySettings::default(),
             storage: StorageSettings::default(),
             trails: TrailSettings::default(),
+            integrity: IntegritySettings::default(),
             sns_topics: Vec::new(),
             organization: None,
         }
@@ -397,6 +429,13 @@ impl Config {
                     .into(),
             );
         }
+        let i = &self.integrity;
+        if !(1..=86_400).contains(&i.digest_interval_secs)
+            || i.key_rotation_secs == 0
+            || i.key_rotation_secs >= i.key_validity_secs
+        {
+            return bad("integrity.digest_interval_secs must be 1 to 86400, and integrity.key_rotation_secs more than 0 and less than integrity.key_validity_secs".into());
+        }
         if self.storage.kind == StorageKind::S3 && self.storage.s3.is_none() {
             return bad("storage.kind = \"s3\" needs a [storage.s3] section with endpoint, region, access_key_id and secret_access_key".into());
         }
@@ -432,6 +471,7 @@ impl Config {
         opentrail_trails::DeliverySettings {
             flush_interval: Duration::from_secs(self.trails.flush_interval_secs),
             max_events: self.trails.max_events_per_file,
+            digest_interval: Duration::from_secs(self.integrity.digest_interval_secs),
             ..opentrail_trails::DeliverySettings::default()
         }
     }

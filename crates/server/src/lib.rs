@@ -122,6 +122,7 @@ impl Server {
                 }
             })?,
         );
+        let keys = Arc::new(open_signing_keys(&config)?);
         let notifier = opentrail_trails::Notifier::new(&config.sns_topics).map_err(|e| {
             ServerError::Config {
                 message: format!("{e}; fix the [[sns_topics]] section"),
@@ -135,6 +136,7 @@ impl Server {
                 config.delivery_settings(),
                 notifier,
                 config.organization.clone(),
+                keys.clone(),
             )
             .map_err(|e| ServerError::Config {
                 message: format!("starting trail delivery: {e}"),
@@ -168,6 +170,7 @@ impl Server {
             journal,
             credentials,
             trails,
+            keys,
             local_store,
             s3,
             metrics,
@@ -280,4 +283,35 @@ fn spawn_retention(
             }
         }
     })
+}
+
+/// The digest signing keys under `<data-dir>/signing-keys`, wrapped by the master key when one
+/// is configured.
+fn open_signing_keys(config: &Config) -> Result<opentrail_integrity::KeyStore, ServerError> {
+    let bad = |message: String| ServerError::Config { message };
+    let master = match (
+        std::env::var("OPENTRAIL_MASTER_KEY").ok(),
+        &config.integrity.master_key_file,
+    ) {
+        (Some(k), _) => Some(
+            opentrail_integrity::MasterKey::parse(&k)
+                .map_err(|e| bad(format!("OPENTRAIL_MASTER_KEY: {e}")))?,
+        ),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| bad(format!("integrity.master_key_file {}: {e}", path.display())))?;
+            Some(
+                opentrail_integrity::MasterKey::parse(&text).map_err(|e| {
+                    bad(format!("integrity.master_key_file {}: {e}", path.display()))
+                })?,
+            )
+        }
+        (None, None) => None,
+    };
+    let policy = opentrail_integrity::RotationPolicy {
+        validity_secs: config.integrity.key_validity_secs as i64,
+        rotate_after_secs: config.integrity.key_rotation_secs as i64,
+    };
+    opentrail_integrity::KeyStore::open(config.data_dir.join("signing-keys"), master, policy)
+        .map_err(|e| bad(format!("opening the signing keys: {e}")))
 }

@@ -29,6 +29,8 @@ pub struct AppState {
     pub lookup_limiter: Option<Arc<crate::api::history::RateLimiter>>,
     /// Trails and their delivery.
     pub trails: Arc<opentrail_trails::TrailService>,
+    /// Digest signing keys (ListPublicKeys).
+    pub keys: Arc<opentrail_integrity::KeyStore>,
     /// The embedded object store (also when trails deliver elsewhere).
     pub local_store: Arc<opentrail_store::LocalStore>,
     /// The S3 API over the embedded store.

@@ -238,6 +238,9 @@ pub struct DeliverySettings {
     pub gzip_level: u32,
     /// Cores a large log file is compressed on (still one gzip member).
     pub compression_threads: usize,
+    /// How often a digest file is written per account and region while a trail logs with
+    /// validation on (AWS: one hour).
+    pub digest_interval: Duration,
 }
 
 impl Default for DeliverySettings {
@@ -251,6 +254,7 @@ impl Default for DeliverySettings {
                 .map(|n| n.get())
                 .unwrap_or(1)
                 .min(4),
+            digest_interval: Duration::from_secs(3600),
         }
     }
 }

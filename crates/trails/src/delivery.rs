@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use opentrail_catalog::Catalog;
+use opentrail_integrity::{DigestLogFile, KeyStore};
 use opentrail_journal::{Entry, Journal};
 use opentrail_model::selectors::EventFacts;
 use opentrail_store::{Metadata, ObjectStorage};
@@ -26,6 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::TrailError;
 use crate::config::{DeliverySettings, Organization, TrailConfig, TrailStatus};
+use crate::digests::{self, DigestState};
 use crate::logfile::{LogFile, build_log_file_with, log_key, unique_suffix};
 use crate::notify::Notifier;
 
@@ -64,13 +66,16 @@ struct IntentFile {
 
 /// What a trail task keeps between runs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct DeliveryState {
+pub(crate) struct DeliveryState {
     /// Every journal entry up to here is delivered or was not selected.
     lsn: u64,
     /// Whether the trail was logging as of `lsn`.
-    logging: bool,
+    pub(crate) logging: bool,
     pending: Option<Intent>,
     status: TrailStatus,
+    /// Digest chains (log file validation).
+    #[serde(default)]
+    pub(crate) digests: DigestState,
 }
 
 fn state_path(dir: &Path, id: &str) -> PathBuf {
@@ -94,7 +99,7 @@ fn load_state(dir: &Path, id: &str) -> Result<Option<DeliveryState>, TrailError>
     }
 }
 
-fn save_state(dir: &Path, id: &str, st: &DeliveryState) -> Result<(), TrailError> {
+pub(crate) fn save_state(dir: &Path, id: &str, st: &DeliveryState) -> Result<(), TrailError> {
     use std::io::Write;
     let path = state_path(dir, id);
     let tmp = dir.join(format!("{id}.json.tmp"));
@@ -119,10 +124,18 @@ struct FileGroup {
     region: String,
 }
 
+/// The records of one future log file, with the span of their event times.
+struct GroupBatch {
+    group: FileGroup,
+    records: Vec<Vec<u8>>,
+    oldest: String,
+    newest: String,
+}
+
 /// Events selected since the last delivery, per account and region.
 #[derive(Default)]
 struct Batch {
-    groups: Vec<(FileGroup, Vec<Vec<u8>>)>,
+    groups: Vec<GroupBatch>,
     bytes: usize,
     events: usize,
     started: Option<Instant>,
@@ -155,6 +168,7 @@ impl Batch {
             let Some(v) = EventFacts::parse(&e.data) else {
                 return;
             };
+            let time = v.event_time.as_deref().unwrap_or_default();
             let control = control_of(cfg, &v);
             if matches!(control, Some(Control::Start)) {
                 self.logging = true;
@@ -169,21 +183,33 @@ impl Batch {
                         .as_deref()
                         .filter(|_| cfg.is_organization)
                         .unwrap_or(cfg.account.as_str());
-                    match self
+                    let i = match self
                         .groups
                         .iter()
-                        .position(|(g, _)| g.region == region && g.account == account)
+                        .position(|g| g.group.region == region && g.group.account == account)
                     {
                         Some(i) => i,
                         None => {
-                            let group = FileGroup {
-                                account: account.to_owned(),
-                                region: region.to_owned(),
-                            };
-                            self.groups.push((group, Vec::new()));
+                            self.groups.push(GroupBatch {
+                                group: FileGroup {
+                                    account: account.to_owned(),
+                                    region: region.to_owned(),
+                                },
+                                records: Vec::new(),
+                                oldest: time.to_owned(),
+                                newest: time.to_owned(),
+                            });
                             self.groups.len() - 1
                         }
+                    };
+                    let g = &mut self.groups[i];
+                    if time < g.oldest.as_str() {
+                        g.oldest = time.to_owned();
                     }
+                    if time > g.newest.as_str() {
+                        g.newest = time.to_owned();
+                    }
+                    i
                 });
             (slot, control)
         };
@@ -192,7 +218,7 @@ impl Batch {
             self.events += 1;
             self.started.get_or_insert_with(Instant::now);
             // The record moves into the batch: no copy per event.
-            self.groups[i].1.push(e.data);
+            self.groups[i].records.push(e.data);
         }
         if matches!(control, Some(Control::Stop)) {
             self.logging = false;
@@ -268,13 +294,14 @@ struct TaskHandle {
     join: JoinHandle<()>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     journal: Journal,
     storage: Arc<dyn ObjectStorage>,
-    state_dir: PathBuf,
-    settings: DeliverySettings,
+    pub(crate) state_dir: PathBuf,
+    pub(crate) settings: DeliverySettings,
     notifier: Notifier,
-    organization: Option<Organization>,
+    pub(crate) organization: Option<Organization>,
+    pub(crate) keys: Arc<KeyStore>,
     stop: watch::Sender<bool>,
 }
 
@@ -293,6 +320,7 @@ impl Delivery {
         settings: DeliverySettings,
         notifier: Notifier,
         organization: Option<Organization>,
+        keys: Arc<KeyStore>,
     ) -> Result<Delivery, TrailError> {
         std::fs::create_dir_all(&state_dir).map_err(|e| TrailError::State {
             path: state_dir.display().to_string(),
@@ -307,6 +335,7 @@ impl Delivery {
                 settings,
                 notifier,
                 organization,
+                keys,
                 stop,
             }),
             tasks: Mutex::new(HashMap::new()),
@@ -487,23 +516,30 @@ async fn run(
         }};
     }
     macro_rules! deliver_last {
-        () => {{
+        ($deleted:expr) => {{
             commit_inflight!();
             let p = prepare_async(&inner, std::mem::take(&mut batch)).await;
-            finish(&inner, &cfg, &mut st, &status, p, None, &mut stop).await;
+            if finish(&inner, &cfg, &mut st, &status, p, None, &mut stop).await && $deleted {
+                // A deleted trail's chains end with a final digest; a shutdown keeps them
+                // open for the next start.
+                digests::write_due(&inner, &cfg, &mut st, &status, &mut stop, true).await;
+            }
             return;
         }};
     }
     loop {
         if *stop.borrow() {
-            deliver_last!();
+            deliver_last!(false);
         }
         // `changed()` in the wait below marks a new value as seen, so the current value is
         // read every time round rather than only when `has_changed` says so.
         let next = cfg_rx.borrow_and_update().clone();
         match next {
             Some(c) => cfg = c,
-            None => deliver_last!(),
+            None => deliver_last!(true),
+        }
+        if !digests::write_due(&inner, &cfg, &mut st, &status, &mut stop, false).await {
+            return;
         }
         if inflight.as_ref().is_some_and(JoinHandle::is_finished) {
             commit_inflight!();
@@ -563,12 +599,21 @@ async fn run(
     }
 }
 
+/// One log file built, ready to be written.
+struct PreparedFile {
+    group: FileGroup,
+    file: LogFile,
+    events: u64,
+    oldest: String,
+    newest: String,
+}
+
 /// A batch with its files built (compressed), ready to be written.
 struct Prepared {
     last_lsn: u64,
     logging: bool,
     events: usize,
-    files: Vec<(FileGroup, LogFile, u64)>,
+    files: Vec<PreparedFile>,
 }
 
 /// Builds a batch's files: the CPU part of a delivery, run off the async threads and
@@ -577,10 +622,15 @@ fn prepare(batch: Batch, level: u32, threads: usize) -> Prepared {
     let files = batch
         .groups
         .into_iter()
-        .map(|(group, records)| {
-            let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-            let file = build_log_file_with(&refs, level, threads);
-            (group, file, records.len() as u64)
+        .map(|g| {
+            let refs: Vec<&[u8]> = g.records.iter().map(Vec::as_slice).collect();
+            PreparedFile {
+                file: build_log_file_with(&refs, level, threads),
+                events: g.records.len() as u64,
+                group: g.group,
+                oldest: g.oldest,
+                newest: g.newest,
+            }
         })
         .collect();
     Prepared {
@@ -642,14 +692,14 @@ async fn finish(
             files: batch
                 .files
                 .iter()
-                .map(|(g, _, _)| IntentFile {
-                    account: g.account.clone(),
-                    region: g.region.clone(),
+                .map(|f| IntentFile {
+                    account: f.group.account.clone(),
+                    region: f.group.region.clone(),
                     key: log_key(
                         cfg.s3_key_prefix.as_deref(),
                         org_id,
-                        &g.account,
-                        &g.region,
+                        &f.group.account,
+                        &f.group.region,
                         now,
                         &unique_suffix(),
                     ),
@@ -666,7 +716,14 @@ async fn finish(
     let mut keys = Vec::new();
     let mut events = 0u64;
     let started = Instant::now();
-    for (group, file, count) in &batch.files {
+    for PreparedFile {
+        group,
+        file,
+        events: count,
+        oldest,
+        newest,
+    } in &batch.files
+    {
         let planned = intent.files.iter().find(|f| {
             f.region == group.region
                 && (f.account == group.account
@@ -683,42 +740,36 @@ async fn finish(
                 &unique_suffix(),
             ),
         };
-        let mut backoff = Duration::from_millis(250);
-        loop {
-            let attempt = chrono::Utc::now();
-            match inner
-                .storage
-                .put(
-                    &cfg.s3_bucket,
-                    &key,
-                    bytes::Bytes::from(file.gzip.clone()),
-                    "application/x-gzip",
-                    &Metadata::new(),
-                )
-                .await
-            {
-                Ok(()) => break,
-                Err(e) => {
-                    let msg = e.to_string();
-                    tracing::warn!(trail = %cfg.arn, key = %key, error = %msg, "log file delivery failed; retrying");
-                    if let Ok(mut s) = status.lock() {
-                        s.latest_delivery_error = Some(msg);
-                        s.latest_delivery_attempt_time = Some(epoch_secs(attempt));
-                        s.latest_delivery_attempt_succeeded = Some(false);
-                        st.status = s.clone();
-                    }
-                    let _ = save_state(&inner.state_dir, &cfg.id, st);
-                    metrics::counter!("opentrail_trail_delivery_failures_total").increment(1);
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = stop.changed() => {}
-                    }
-                    if *stop.borrow() {
-                        return false;
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                }
-            }
+        let body = bytes::Bytes::from(file.gzip.clone());
+        if !put_until_stored(
+            inner,
+            cfg,
+            st,
+            status,
+            stop,
+            &key,
+            body,
+            "application/x-gzip",
+            &Metadata::new(),
+        )
+        .await
+        {
+            return false;
+        }
+        if cfg.log_file_validation {
+            st.digests.add_file(
+                &group.account,
+                &group.region,
+                DigestLogFile {
+                    s3_bucket: cfg.s3_bucket.clone(),
+                    s3_object: key.clone(),
+                    hash_value: file.sha256.clone(),
+                    hash_algorithm: opentrail_integrity::digest::HASH_ALGORITHM.into(),
+                    newest_event_time: newest.clone(),
+                    oldest_event_time: oldest.clone(),
+                },
+                intent.delivered_at,
+            );
         }
         events += count;
         keys.push(key);
@@ -773,6 +824,53 @@ async fn finish(
     }
     tracing::debug!(trail = %cfg.arn, files = keys.len(), events, "log files delivered");
     true
+}
+
+/// Writes one object, retrying with backoff while the store fails and showing the failure in
+/// the trail's status. False when the server is shutting down meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn put_until_stored(
+    inner: &Inner,
+    cfg: &TrailConfig,
+    st: &mut DeliveryState,
+    status: &Mutex<TrailStatus>,
+    stop: &mut watch::Receiver<bool>,
+    key: &str,
+    body: bytes::Bytes,
+    content_type: &str,
+    metadata: &Metadata,
+) -> bool {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let attempt = chrono::Utc::now();
+        match inner
+            .storage
+            .put(&cfg.s3_bucket, key, body.clone(), content_type, metadata)
+            .await
+        {
+            Ok(()) => return true,
+            Err(e) => {
+                let msg = e.to_string();
+                tracing::warn!(trail = %cfg.arn, key = %key, error = %msg, "delivery to the bucket failed; retrying");
+                if let Ok(mut s) = status.lock() {
+                    s.latest_delivery_error = Some(msg);
+                    s.latest_delivery_attempt_time = Some(epoch_secs(attempt));
+                    s.latest_delivery_attempt_succeeded = Some(false);
+                    st.status = s.clone();
+                }
+                let _ = save_state(&inner.state_dir, &cfg.id, st);
+                metrics::counter!("opentrail_trail_delivery_failures_total").increment(1);
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => {}
+                }
+                if *stop.borrow() {
+                    return false;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -966,7 +1064,13 @@ mod tests {
         let groups: Vec<(&str, &str, usize)> = b
             .groups
             .iter()
-            .map(|(g, r)| (g.account.as_str(), g.region.as_str(), r.len()))
+            .map(|g| {
+                (
+                    g.group.account.as_str(),
+                    g.group.region.as_str(),
+                    g.records.len(),
+                )
+            })
             .collect();
         assert_eq!(
             groups,

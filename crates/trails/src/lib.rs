@@ -11,6 +11,7 @@
 
 mod config;
 mod delivery;
+mod digests;
 mod error;
 mod logfile;
 mod notify;

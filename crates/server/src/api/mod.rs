@@ -7,6 +7,7 @@
 //! AWS-shaped answer naming it.
 
 pub mod history;
+mod integrity;
 mod routes;
 mod trails;
 

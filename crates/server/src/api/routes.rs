@@ -91,6 +91,7 @@ pub async fn dispatch(
 ) -> Result<Value, AwsError> {
     match operation {
         "LookupEvents" => super::history::lookup_events(ctx, input).await,
+        "ListPublicKeys" => super::integrity::list_public_keys(ctx, input).await,
         "PutEventConfiguration" | "GetEventConfiguration" => {
             Err(not_implemented(operation, Group::Trails))
         }
