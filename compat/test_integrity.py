@@ -1,0 +1,206 @@
+"""Log file integrity: digest chains that the real `aws cloudtrail validate-logs` accepts, on
+the embedded store and on a real S3-compatible server; ListPublicKeys; a tamper matrix."""
+import base64
+import datetime
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from harness import ACCOUNT, MotoS3, Server, record
+
+INTERVAL = 3
+FAST = f"[trails]\nflush_interval_secs = 1\n[integrity]\ndigest_interval_secs = {INTERVAL}\n"
+ARN = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/audit"
+AWS = os.path.join(os.path.dirname(sys.executable), "aws")
+
+
+def wait_for(check, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = check()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def iso(t):
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def aws_validate(srv, start, s3_endpoint=None, region="us-east-1", extra=()):
+    """Runs the real aws CLI's validate-logs; returns (rc, stdout, stderr)."""
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=srv.key, AWS_SECRET_ACCESS_KEY=srv.secret, AWS_DEFAULT_REGION=region,
+               AWS_ENDPOINT_URL_S3=s3_endpoint or srv.endpoint, AWS_CONFIG_FILE="/dev/null",
+               AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    p = subprocess.run([AWS, "cloudtrail", "validate-logs", "--endpoint-url", srv.endpoint, "--region", region,
+                        "--trail-arn", ARN, "--start-time", iso(start), "--verbose", *extra],
+                       capture_output=True, text=True, env=env, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def digest_keys(s3, bucket):
+    out = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="AWSLogs/"):
+        out += [o["Key"] for o in page.get("Contents", []) if "/CloudTrail-Digest/" in o["Key"]]
+    return sorted(out)
+
+
+def read_digest(s3, bucket, key):
+    o = s3.get_object(Bucket=bucket, Key=key)
+    return json.loads(gzip.decompress(o["Body"].read())), o["Metadata"]
+
+
+def deliver_chain(srv, s3, bucket="trail-logs", rounds=4):
+    """A trail with validation on that delivers over several digest periods, then stops
+    logging; returns the time just before it started."""
+    ct = srv.client()
+    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=2)
+    ct.create_trail(Name="audit", S3BucketName=bucket, EnableLogFileValidation=True)
+    ct.start_logging(Name="audit")
+    for i in range(rounds):
+        assert srv.ingest([record(awsRegion="us-east-1", eventName=f"Round{i}-{j}") for j in range(5)]).status_code == 200
+        time.sleep(INTERVAL * 0.7)
+    # Quiet periods still get (empty) digests.
+    time.sleep(2 * INTERVAL + 0.5)
+    ct.stop_logging(Name="audit")
+    # The chain ends with a final digest once the StopLogging call is delivered; after it no
+    # digest comes, however long we wait.
+    seen, since, deadline = None, time.time(), time.time() + 60
+    while time.time() - since < INTERVAL + 2:
+        assert time.time() < deadline, "digests kept coming after StopLogging"
+        n = len(digest_keys(s3, bucket))
+        if n != seen:
+            seen, since = n, time.time()
+        time.sleep(0.3)
+    return start
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    srv = Server(data_dir=str(tmp_path_factory.mktemp("integrity")), config_toml=FAST).start()
+    s3 = srv.s3()
+    s3.create_bucket(Bucket="trail-logs")
+    start = deliver_chain(srv, s3)
+    yield srv, s3, start
+    srv.close()
+
+
+def summary(out):
+    lines = [l for l in out.splitlines() if "files valid" in l]
+    return lines
+
+
+def test_the_aws_cli_validates_every_digest_and_log_file(chain):
+    srv, s3, start = chain
+    keys = digest_keys(s3, "trail-logs")
+    assert len(keys) >= 4, keys
+    assert any(read_digest(s3, "trail-logs", k)[0]["logFiles"] == [] for k in keys), "an empty digest"
+
+    docs = [read_digest(s3, "trail-logs", k)[0] for k in keys]
+    logs = {f["s3Object"] for d in docs for f in d["logFiles"]}
+    rc, out, err = aws_validate(srv, start)
+    assert rc == 0, out + err
+    assert f"{len(keys)}/{len(keys)} digest files valid" in out, out
+    assert f"{len(logs)}/{len(logs)} log files valid" in out, out
+    assert err == ""
+
+
+def test_digests_follow_the_aws_format_and_chain(chain):
+    srv, s3, _ = chain
+    keys = digest_keys(s3, "trail-logs")
+    docs = [read_digest(s3, "trail-logs", k) for k in keys]
+    listed = [f["s3Object"] for d, _ in docs for f in d["logFiles"]]
+    assert len(listed) == len(set(listed)), "each log file is listed by exactly one digest"
+    all_logs = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket="trail-logs", Prefix=f"AWSLogs/{ACCOUNT}/CloudTrail/"):
+        all_logs += [o["Key"] for o in page.get("Contents", [])]
+    assert sorted(listed) == sorted(all_logs), "every delivered log file is in a digest"
+    first, meta = docs[0]
+    assert meta["signature-algorithm"] == "SHA256withRSA" and len(meta["signature"]) == 512
+    assert first["previousDigestSignature"] is None and first["previousDigestS3Object"] is None, "a chain starts with nulls"
+    for (prev, prev_meta), (doc, _), key in zip(docs, docs[1:], keys[1:]):
+        assert doc["previousDigestSignature"] == prev_meta["signature"]
+        assert doc["previousDigestS3Object"] == keys[keys.index(key) - 1]
+        assert doc["digestStartTime"] == prev["digestEndTime"], "windows are contiguous"
+        assert doc["previousDigestHashAlgorithm"] == "SHA-256"
+    for (doc, _), key in zip(docs, keys):
+        assert doc["digestS3Object"] == key and doc["digestS3Bucket"] == "trail-logs"
+        assert key.endswith(f"_CloudTrail-Digest_us-east-1_audit_us-east-1_{doc['digestEndTime'].replace('-', '').replace(':', '')}.json.gz")
+        for f in doc["logFiles"]:
+            body = s3.get_object(Bucket="trail-logs", Key=f["s3Object"])["Body"].read()
+            raw = gzip.decompress(body)
+            assert hashlib.sha256(raw).hexdigest() == f["hashValue"]
+            times = [r["eventTime"] for r in json.loads(raw)["Records"]]
+            assert (f["oldestEventTime"], f["newestEventTime"]) == (min(times), max(times))
+    empty = [d for d, _ in docs if not d["logFiles"]]
+    assert empty and all(d["newestEventTime"] is None and d["oldestEventTime"] is None for d in empty)
+    ends = [datetime.datetime.strptime(d["digestEndTime"], "%Y-%m-%dT%H:%M:%SZ") for d, _ in docs]
+    assert all((b - a).total_seconds() >= 1 for a, b in zip(ends, ends[1:]))
+
+
+def test_list_public_keys_returns_the_signing_keys(chain):
+    srv, s3, _ = chain
+    ct = srv.client()
+    keys = ct.list_public_keys()["PublicKeyList"]
+    assert keys
+    fingerprints = {read_digest(s3, "trail-logs", k)[0]["digestPublicKeyFingerprint"] for k in digest_keys(s3, "trail-logs")}
+    for k in keys:
+        assert hashlib.md5(k["Value"]).hexdigest() == k["Fingerprint"]
+        assert k["Value"][0] == 0x30, "DER"
+        assert k["ValidityEndTime"] > k["ValidityStartTime"]
+    assert fingerprints <= {k["Fingerprint"] for k in keys}
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ranged = ct.list_public_keys(StartTime=now - datetime.timedelta(days=1), EndTime=now)["PublicKeyList"]
+    assert [k["Fingerprint"] for k in ranged] == [k["Fingerprint"] for k in keys]
+    other = srv.client(region="eu-west-1").list_public_keys()["PublicKeyList"]
+    assert other and not {k["Fingerprint"] for k in other} & {k["Fingerprint"] for k in keys}, "keys are per region"
+    with pytest.raises(ClientError) as e:
+        ct.list_public_keys(StartTime=now, EndTime=now - datetime.timedelta(hours=1))
+    assert e.value.response["Error"]["Code"] == "InvalidTimeRangeException"
+    with pytest.raises(ClientError) as e:
+        ct.list_public_keys(NextToken="forged")
+    assert e.value.response["Error"]["Code"] == "InvalidTokenException"
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=srv.key, AWS_SECRET_ACCESS_KEY=srv.secret, AWS_DEFAULT_REGION="us-east-1",
+               AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    p = subprocess.run([AWS, "cloudtrail", "list-public-keys", "--endpoint-url", srv.endpoint], capture_output=True, text=True, env=env)
+    assert p.returncode == 0 and base64.b64decode(json.loads(p.stdout)["PublicKeyList"][0]["Value"])[0] == 0x30
+
+
+def test_validation_needs_digests_in_range(chain):
+    srv, _, start = chain
+    rc, out, err = aws_validate(srv, start - datetime.timedelta(days=3), extra=["--end-time", iso(start - datetime.timedelta(days=2))])
+    assert rc == 0 and "No digests found" in out, out + err
+
+
+def test_a_real_s3_compatible_store_holds_a_chain_the_aws_cli_accepts(tmp_path):
+    moto = MotoS3().start()
+    try:
+        moto.client().create_bucket(Bucket="external-logs")
+        srv = Server(data_dir=str(tmp_path), config_toml=FAST + f'''
+[storage]
+kind = "s3"
+[storage.s3]
+endpoint = "{moto.endpoint}"
+region = "us-east-1"
+access_key_id = "moto"
+secret_access_key = "moto"
+''').start()
+        try:
+            start = deliver_chain(srv, moto.client(), bucket="external-logs", rounds=3)
+            keys = digest_keys(moto.client(), "external-logs")
+            assert len(keys) >= 3, keys
+            rc, out, err = aws_validate(srv, start, s3_endpoint=moto.endpoint)
+            assert rc == 0, out + err
+            assert f"{len(keys)}/{len(keys)} digest files valid" in out, out
+        finally:
+            srv.close()
+    finally:
+        moto.stop()
