@@ -204,3 +204,143 @@ secret_access_key = "moto"
             srv.close()
     finally:
         moto.stop()
+
+
+class Bucket:
+    """Tampering through the S3 API, undone after each case."""
+
+    def __init__(self, s3, name):
+        self.s3, self.name, self.saved = s3, name, {}
+
+    def get(self, key):
+        o = self.s3.get_object(Bucket=self.name, Key=key)
+        return o["Body"].read(), o["Metadata"]
+
+    def _save(self, key):
+        if key not in self.saved:
+            try:
+                self.saved[key] = self.get(key)
+            except ClientError:
+                self.saved[key] = None
+
+    def put(self, key, body, metadata=None):
+        self._save(key)
+        self.s3.put_object(Bucket=self.name, Key=key, Body=body, Metadata=metadata or {})
+
+    def delete(self, key):
+        self._save(key)
+        self.s3.delete_object(Bucket=self.name, Key=key)
+
+    def restore(self):
+        for key, v in self.saved.items():
+            if v is None:
+                self.s3.delete_object(Bucket=self.name, Key=key)
+            else:
+                self.s3.put_object(Bucket=self.name, Key=key, Body=v[0], Metadata=v[1])
+        self.saved = {}
+
+
+def resign(doc, key, bucket, previous_signature, private_key):
+    """A digest signed the way CloudTrail signs, with another RSA key."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    raw = json.dumps(doc).encode()
+    to_sign = f"{doc['digestEndTime']}\n{bucket}/{key}\n{hashlib.sha256(raw).hexdigest()}\n{previous_signature or 'null'}"
+    sig = private_key.sign(to_sign.encode(), padding.PKCS1v15(), hashes.SHA256()).hex()
+    return gzip.compress(raw), {"signature": sig, "signature-algorithm": "SHA256withRSA"}
+
+
+def tamper_cases(b, keys):
+    """(name, tamper(), expected stderr line) for the chain's digests `keys` (oldest first)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    docs = {k: b.get(k) for k in keys}
+    with_logs = [k for k in keys if json.loads(gzip.decompress(docs[k][0]))["logFiles"]]
+    middle = with_logs[len(with_logs) // 2]
+    doc = json.loads(gzip.decompress(docs[middle][0]))
+    log, log2 = doc["logFiles"][0]["s3Object"], doc["logFiles"][-1]["s3Object"]
+    s3url = lambda k: f"s3://{b.name}/{k}"  # noqa: E731
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other_fp = hashlib.md5(other.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)).hexdigest()
+
+    def modify_log():
+        body, meta = b.get(log)
+        records = json.loads(gzip.decompress(body))
+        records["Records"][0]["sourceIPAddress"] = "198.51.100.66"
+        b.put(log, gzip.compress(json.dumps(records).encode()), meta)
+
+    def swap_logs():
+        first, second = b.get(log), b.get(doc["logFiles"][1]["s3Object"] if len(doc["logFiles"]) > 1 else log2)
+        b.put(log, first[0] if log == log2 else second[0], first[1])
+
+    def modify_digest():
+        body, meta = docs[middle]
+        d = json.loads(gzip.decompress(body))
+        d["logFiles"] = d["logFiles"][1:] + d["logFiles"][:1] if len(d["logFiles"]) > 1 else []
+        b.put(middle, gzip.compress(json.dumps(d).encode()), meta)
+
+    def resign_with_other_key():
+        d = dict(doc, digestPublicKeyFingerprint=other_fp, logFiles=doc["logFiles"][1:])
+        body, meta = resign(d, middle, b.name, doc["previousDigestSignature"], other)
+        b.put(middle, body, meta)
+
+    def forge_with_real_fingerprint():
+        d = dict(doc, logFiles=doc["logFiles"][1:])
+        body, meta = resign(d, middle, b.name, doc["previousDigestSignature"], other)
+        b.put(middle, body, meta)
+
+    newest = keys[-1]
+    stamp = newest[-24:-8]
+    later = (datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ") + datetime.timedelta(minutes=10)).strftime("%Y%m%dT%H%M%SZ")
+    moved = newest[:-24] + later + newest[-8:]
+
+    def move_digest():
+        b.put(moved, *docs[newest])
+        b.delete(newest)
+
+    cases = [
+        ("log file modified", modify_log, f"Log file\t{s3url(log)}\tINVALID: hash value doesn't match"),
+        ("log file deleted", lambda: b.delete(log), f"Log file\t{s3url(log)}\tINVALID: not found"),
+        ("digest modified", modify_digest, f"Digest file\t{s3url(middle)}\tINVALID: signature verification failed"),
+        ("digest deleted (chain broken)", lambda: b.delete(middle), f"Digest file\t{s3url(middle)}\tINVALID: not found"),
+        ("digest re-signed with another key", resign_with_other_key,
+         f"Digest file\t{s3url(middle)}\tINVALID: public key not found in region us-east-1 for fingerprint {other_fp}"),
+        ("digest forged under the real fingerprint", forge_with_real_fingerprint,
+         f"Digest file\t{s3url(middle)}\tINVALID: signature verification failed"),
+        ("digest moved", move_digest, f"Digest file\t{s3url(moved)}\tINVALID: has been moved from its original location"),
+    ]
+    if len(doc["logFiles"]) > 1:
+        cases.append(("log files reordered", swap_logs, f"Log file\t{s3url(log)}\tINVALID: hash value doesn't match"))
+    return cases
+
+
+def test_tampering_is_reported_exactly_by_the_aws_cli(chain):
+    srv, s3, start = chain
+    b = Bucket(s3, "trail-logs")
+    keys = digest_keys(s3, "trail-logs")
+    for name, tamper, expected in tamper_cases(b, keys):
+        try:
+            tamper()
+            rc, out, err = aws_validate(srv, start)
+            assert rc == 1, (name, out, err)
+            assert expected in err, (name, err)
+            assert "INVALID" in out.splitlines()[-1] or "INVALID" in out, (name, out)
+        finally:
+            b.restore()
+    rc, out, err = aws_validate(srv, start)
+    assert rc == 0 and err == "", "restored: " + out + err
+
+
+def test_an_added_log_file_is_outside_every_digest(chain):
+    """The aws CLI only checks the files digests list: a planted file goes unnoticed by it
+    (opentrail validate-logs reports it; see its own tests)."""
+    srv, s3, start = chain
+    b = Bucket(s3, "trail-logs")
+    doc = read_digest(s3, "trail-logs", digest_keys(s3, "trail-logs")[0])[0]
+    planted = doc["logFiles"][0]["s3Object"].replace(".json.gz", "X.json.gz")
+    try:
+        b.put(planted, gzip.compress(b'{"Records":[]}'))
+        rc, out, err = aws_validate(srv, start)
+        assert rc == 0 and planted not in out + err
+    finally:
+        b.restore()
