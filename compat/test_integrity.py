@@ -344,3 +344,52 @@ def test_an_added_log_file_is_outside_every_digest(chain):
         assert rc == 0 and planted not in out + err
     finally:
         b.restore()
+
+
+def test_keys_rotate_and_every_digest_still_validates(tmp_path):
+    srv = Server(data_dir=str(tmp_path), config_toml=FAST.replace(
+        "[integrity]\n", "[integrity]\nkey_validity_secs = 8\nkey_rotation_secs = 4\n")).start()
+    try:
+        s3 = srv.s3()
+        s3.create_bucket(Bucket="trail-logs")
+        start = deliver_chain(srv, s3, rounds=5)
+        keys = digest_keys(s3, "trail-logs")
+        fingerprints = [read_digest(s3, "trail-logs", k)[0]["digestPublicKeyFingerprint"] for k in keys]
+        assert len(set(fingerprints)) >= 2, "digests were signed by more than one key"
+        listed = srv.client().list_public_keys(StartTime=start, EndTime=datetime.datetime.now(datetime.timezone.utc))["PublicKeyList"]
+        windows = sorted((k["ValidityStartTime"], k["ValidityEndTime"]) for k in listed)
+        assert all(b[0] < a[1] for a, b in zip(windows, windows[1:])), "validity windows overlap"
+        rc, out, err = aws_validate(srv, start)
+        assert rc == 0 and f"{len(keys)}/{len(keys)} digest files valid" in out, out + err
+    finally:
+        srv.close()
+
+
+def test_a_master_key_wraps_the_signing_keys(tmp_path):
+    master = tmp_path / "master.key"
+    master.write_text("11" * 32 + "\n")
+    data = tmp_path / "data"
+    config = FAST + f'master_key_file = "{master}"\n'
+    srv = Server(data_dir=str(data), config_toml=config).start()
+    try:
+        s3 = srv.s3()
+        s3.create_bucket(Bucket="trail-logs")
+        start = deliver_chain(srv, s3, rounds=2)
+    finally:
+        srv.close()
+    files = list((data / "signing-keys").iterdir())
+    assert files and all(oct(f.stat().st_mode)[-3:] == "600" for f in files)
+    for f in files:
+        stored = json.loads(f.read_text())["keys"]
+        assert all("wrapped" in k["private_key"] for k in stored), "no private key in the clear"
+    master.write_text("22" * 32 + "\n")
+    with pytest.raises(RuntimeError) as e:
+        Server(data_dir=str(data), config_toml=config).start()
+    assert "master key" in str(e.value)
+    master.write_text("11" * 32 + "\n")
+    srv = Server(data_dir=str(data), config_toml=config).start()
+    try:
+        rc, out, err = aws_validate(srv, start)
+        assert rc == 0, out + err
+    finally:
+        srv.close()

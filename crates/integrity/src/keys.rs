@@ -257,12 +257,45 @@ impl KeyStore {
         std::fs::create_dir_all(&dir)
             .map_err(|e| IntegrityError::io(format!("creating {}", dir.display()), e))?;
         set_mode(&dir, 0o700)?;
-        Ok(KeyStore {
+        let store = KeyStore {
             dir,
             master,
             policy,
             regions: Mutex::new(HashMap::new()),
-        })
+        };
+        store.check_master()?;
+        Ok(store)
+    }
+
+    /// Refuses to start with a master key that cannot open the keys on disk (or none when
+    /// they are wrapped), rather than failing at the first digest.
+    fn check_master(&self) -> Result<(), IntegrityError> {
+        for region in self.regions()? {
+            let path = self.path(&region);
+            let file = load(&path)?;
+            let newest_wrapped = file
+                .keys
+                .iter()
+                .filter_map(|k| match &k.private_key {
+                    PrivateKey::Wrapped(w) => Some((k, w)),
+                    PrivateKey::Pkcs8(_) => None,
+                })
+                .max_by_key(|(k, _)| k.valid_from);
+            if let Some((k, w)) = newest_wrapped {
+                match &self.master {
+                    Some(m) => {
+                        m.unwrap_key(w, &k.fingerprint)?;
+                    }
+                    None => {
+                        return Err(IntegrityError::MasterKey(format!(
+                            "the signing keys in {} are wrapped by a master key; configure it (integrity.master_key_file or OPENTRAIL_MASTER_KEY)",
+                            path.display()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The rotation policy in force.
@@ -692,19 +725,14 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let wrong = store(
-            dir.path(),
-            Some(MasterKey::parse(&"cd".repeat(32)).expect("hex")),
-        );
+        let open = |m: Option<MasterKey>| {
+            KeyStore::open(dir.path(), m, RotationPolicy::default()).map(|_| ())
+        };
         assert!(matches!(
-            wrong.signing_key("us-east-1", 6),
+            open(Some(MasterKey::parse(&"cd".repeat(32)).expect("hex"))),
             Err(IntegrityError::MasterKey(_))
         ));
-        let none = store(dir.path(), None);
-        assert!(matches!(
-            none.signing_key("us-east-1", 6),
-            Err(IntegrityError::MasterKey(_))
-        ));
+        assert!(matches!(open(None), Err(IntegrityError::MasterKey(_))));
         let right = store(
             dir.path(),
             Some(MasterKey::parse(&"ab".repeat(32)).expect("hex")),
