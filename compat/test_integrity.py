@@ -35,13 +35,13 @@ def iso(t):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def aws_validate(srv, start, s3_endpoint=None, region="us-east-1", extra=()):
+def aws_validate(srv, start, s3_endpoint=None, region="us-east-1", extra=(), arn=ARN):
     """Runs the real aws CLI's validate-logs; returns (rc, stdout, stderr)."""
     env = dict(os.environ, AWS_ACCESS_KEY_ID=srv.key, AWS_SECRET_ACCESS_KEY=srv.secret, AWS_DEFAULT_REGION=region,
-               AWS_ENDPOINT_URL_S3=s3_endpoint or srv.endpoint, AWS_CONFIG_FILE="/dev/null",
-               AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+               AWS_ENDPOINT_URL_S3=s3_endpoint or srv.endpoint, AWS_ENDPOINT_URL_ORGANIZATIONS=srv.endpoint,
+               AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
     p = subprocess.run([AWS, "cloudtrail", "validate-logs", "--endpoint-url", srv.endpoint, "--region", region,
-                        "--trail-arn", ARN, "--start-time", iso(start), "--verbose", *extra],
+                        "--trail-arn", arn, "--start-time", iso(start), "--verbose", *extra],
                        capture_output=True, text=True, env=env, timeout=120)
     return p.returncode, p.stdout, p.stderr
 
@@ -393,3 +393,50 @@ def test_a_master_key_wraps_the_signing_keys(tmp_path):
         assert rc == 0, out + err
     finally:
         srv.close()
+
+
+def test_organization_trails_validate_per_member_account(tmp_path):
+    org, member = "o-a1b2c3d4e5", "111122223333"
+    srv = Server(data_dir=str(tmp_path), config_toml=FAST + f"""
+[organization]
+id = "{org}"
+management_account = "{ACCOUNT}"
+member_accounts = ["{ACCOUNT}", "{member}"]
+""").start()
+    try:
+        desc = srv.client("organizations").describe_organization()["Organization"]
+        assert desc["Id"] == org and desc["MasterAccountId"] == ACCOUNT
+        s3 = srv.s3()
+        s3.create_bucket(Bucket="org-logs")
+        ct = srv.client()
+        start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=2)
+        ct.create_trail(Name="audit", S3BucketName="org-logs", IsOrganizationTrail=True, EnableLogFileValidation=True)
+        ct.start_logging(Name="audit")
+        for _ in range(3):
+            srv.ingest([record(awsRegion="us-east-1"), record(awsRegion="us-east-1", recipientAccountId=member)])
+            time.sleep(INTERVAL * 0.8)
+        ct.stop_logging(Name="audit")
+        wait_for(lambda: any(f"AWSLogs/{org}/{member}/CloudTrail-Digest/" in k for k in digest_keys_all(s3, "org-logs")))
+        time.sleep(INTERVAL + 2)
+        for account in (ACCOUNT, member):
+            keys = [k for k in digest_keys_all(s3, "org-logs") if k.startswith(f"AWSLogs/{org}/{account}/CloudTrail-Digest/us-east-1/")]
+            assert keys, account
+            rc, out, err = aws_validate(srv, start, extra=["--account-id", account])
+            assert rc == 0, out + err
+            assert f"{len(keys)}/{len(keys)} digest files valid" in out, out
+    finally:
+        srv.close()
+
+
+def digest_keys_all(s3, bucket):
+    out = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        out += [o["Key"] for o in page.get("Contents", []) if "/CloudTrail-Digest/" in o["Key"]]
+    return sorted(out)
+
+
+def test_describe_organization_without_an_organization(chain):
+    srv, _, _ = chain
+    with pytest.raises(ClientError) as e:
+        srv.client("organizations").describe_organization()
+    assert e.value.response["Error"]["Code"] == "AWSOrganizationsNotInUseException"

@@ -15,6 +15,8 @@ use crate::awsjson::{AwsError, codes};
 
 const CLOUDTRAIL_JSON: &str = include_str!("../model/cloudtrail-2013-11-01.json");
 const CLOUDTRAIL_DATA_JSON: &str = include_str!("../model/cloudtrail-data-2021-08-11.json");
+const KMS_JSON: &str = include_str!("../model/kms-2014-11-01.json");
+const ORGANIZATIONS_JSON: &str = include_str!("../model/organizations-2016-11-28.json");
 
 /// One service model.
 #[derive(Debug, Deserialize)]
@@ -91,6 +93,8 @@ struct Shape {
 
 static CLOUDTRAIL: OnceLock<ServiceModel> = OnceLock::new();
 static CLOUDTRAIL_DATA: OnceLock<ServiceModel> = OnceLock::new();
+static KMS: OnceLock<ServiceModel> = OnceLock::new();
+static ORGANIZATIONS: OnceLock<ServiceModel> = OnceLock::new();
 
 fn load(name: &'static str, text: &str) -> Result<ServiceModel, ProtocolError> {
     serde_json::from_str(text).map_err(|e| ProtocolError::Model {
@@ -112,6 +116,18 @@ pub fn cloudtrail_data() -> &'static ServiceModel {
     CLOUDTRAIL_DATA.get_or_init(|| {
         load("cloudtrail-data", CLOUDTRAIL_DATA_JSON).unwrap_or_else(|e| panic!("{e}"))
     })
+}
+
+/// The KMS model (`kms` 2014-11-01), trimmed to the key registry operations opentrail serves.
+pub fn kms() -> &'static ServiceModel {
+    KMS.get_or_init(|| load("kms", KMS_JSON).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// The Organizations model, trimmed to DescribeOrganization (which `validate-logs` calls for
+/// organization trails).
+pub fn organizations() -> &'static ServiceModel {
+    ORGANIZATIONS
+        .get_or_init(|| load("organizations", ORGANIZATIONS_JSON).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// Whether an operation only reads (AWS records `readOnly: true` for these).
@@ -399,6 +415,17 @@ mod tests {
             data.metadata.signing_name.as_deref(),
             Some("cloudtrail-data")
         );
+        let kms = kms();
+        assert_eq!(kms.metadata.target_prefix.as_deref(), Some("TrentService"));
+        assert!(
+            kms.operation("GenerateDataKey").is_some() && kms.is_exception("NotFoundException")
+        );
+        let orgs = organizations();
+        assert_eq!(
+            orgs.metadata.target_prefix.as_deref(),
+            Some("AWSOrganizationsV20161128")
+        );
+        assert!(orgs.is_exception("AWSOrganizationsNotInUseException"));
     }
 
     #[test]

@@ -1,13 +1,15 @@
-//! The CloudTrail control-plane API (AWS JSON 1.1): authenticate, route the `X-Amz-Target`
-//! operation, check the request against the service model, run the handler, record the call,
-//! answer.
+//! The AWS JSON 1.1 APIs of the listener: CloudTrail's control plane, and the parts of KMS
+//! and Organizations opentrail serves. Each request is authenticated, its `X-Amz-Target`
+//! operation routed and checked against the service model, the handler run, the call
+//! recorded (as AWS CloudTrail records calls to these services) and answered.
 //!
 //! Handlers live in one module per API group; [`routes`] names the group of each of the 60
-//! operations, so an operation this server version does not implement yet still gets a clear
-//! AWS-shaped answer naming it.
+//! CloudTrail operations, so an operation this server version does not implement yet still
+//! gets a clear AWS-shaped answer naming it.
 
 pub mod history;
 mod integrity;
+mod organizations;
 mod routes;
 mod trails;
 
@@ -17,12 +19,12 @@ use std::time::Instant;
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
-use opentrail_protocol::awsjson::{self, CLOUDTRAIL_TARGET_PREFIX, codes};
+use opentrail_protocol::awsjson::{self, codes};
 use opentrail_protocol::{AwsError, model, sigv4};
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::audit::{CLOUDTRAIL_SOURCE, CallRecord};
+use crate::audit::CallRecord;
 use crate::auth::{self, Caller};
 use crate::request::{RequestMeta, aws_error_response, json_response};
 use crate::state::AppState;
@@ -31,6 +33,58 @@ use crate::telemetry;
 /// Largest control-plane request body (the biggest legitimate one, PutEventSelectors with 500
 /// values, is far smaller).
 const MAX_API_BODY: usize = 4 * 1024 * 1024;
+
+/// A JSON 1.1 service of the listener, told apart by the service its SigV4 scope names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    CloudTrail,
+    Kms,
+    Organizations,
+}
+
+impl Service {
+    fn from_scope(service: Option<&str>) -> Service {
+        match service {
+            Some("kms") => Service::Kms,
+            Some("organizations") => Service::Organizations,
+            _ => Service::CloudTrail,
+        }
+    }
+
+    fn model(self) -> &'static model::ServiceModel {
+        match self {
+            Service::CloudTrail => model::cloudtrail(),
+            Service::Kms => model::kms(),
+            Service::Organizations => model::organizations(),
+        }
+    }
+
+    /// The SigV4 service name its requests are signed for.
+    fn signing_name(self) -> &'static str {
+        match self {
+            Service::CloudTrail => "cloudtrail",
+            Service::Kms => "kms",
+            Service::Organizations => "organizations",
+        }
+    }
+
+    /// `eventSource` of its calls' records.
+    fn event_source(self) -> &'static str {
+        match self {
+            Service::CloudTrail => crate::audit::CLOUDTRAIL_SOURCE,
+            Service::Kms => "kms.amazonaws.com",
+            Service::Organizations => "organizations.amazonaws.com",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Service::CloudTrail => "CloudTrail",
+            Service::Kms => "KMS (the subset opentrail serves)",
+            Service::Organizations => "Organizations (the subset opentrail serves)",
+        }
+    }
+}
 
 /// Everything a handler needs about the call it serves.
 pub struct ApiContext<'a> {
@@ -49,9 +103,11 @@ pub async fn handle(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    if crate::s3::scope_service(&parts).as_deref() == Some("s3") {
+    let scope = crate::s3::scope_service(&parts);
+    if scope.as_deref() == Some("s3") {
         return crate::s3::handle(&state.s3, http::Request::from_parts(parts, body)).await;
     }
+    let service = Service::from_scope(scope.as_deref());
     let meta = RequestMeta::new(&parts, peer, &state.config.trusted_proxies);
     let span = tracing::info_span!("api", request_id = %meta.request_id, operation = tracing::field::Empty);
     async move {
@@ -61,7 +117,7 @@ pub async fn handle(
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let outcome = process(&state, &parts, body, &meta, target.as_deref()).await;
+        let outcome = process(&state, service, &parts, body, &meta, target.as_deref()).await;
         tracing::Span::current().record("operation", outcome.operation.as_str());
         let error = outcome.result.as_ref().err();
         let record = CallRecord {
@@ -69,13 +125,13 @@ pub async fn handle(
             identity: outcome.identity.clone(),
             region: outcome.region.clone(),
             account_id: state.config.account_id.clone(),
-            event_source: CLOUDTRAIL_SOURCE,
+            event_source: service.event_source(),
             event_name: outcome.operation.clone(),
             read_only: model::is_read_only(&outcome.operation),
             management: true,
             request_parameters: outcome.request_parameters.clone(),
             response_elements: match &outcome.result {
-                Ok(v) => model::cloudtrail().response_elements(&outcome.operation, v),
+                Ok(v) => service.model().response_elements(&outcome.operation, v),
                 Err(_) => Value::Null,
             },
             error: error.map(|e| (e.code.to_string(), e.message.clone())),
@@ -117,13 +173,15 @@ struct Outcome {
 
 async fn process(
     state: &AppState,
+    service: Service,
     parts: &http::request::Parts,
     body: Body,
     meta: &RequestMeta,
     target: Option<&str>,
 ) -> Outcome {
-    let ct = model::cloudtrail();
-    let parsed_op = awsjson::operation_from_target(target, CLOUDTRAIL_TARGET_PREFIX);
+    let ct = service.model();
+    let prefix = ct.metadata.target_prefix.as_deref().unwrap_or_default();
+    let parsed_op = awsjson::operation_from_target(target, prefix);
     // The event name of a call that cannot be routed is what the client asked for, bounded.
     let operation = match &parsed_op {
         Ok(op) if ct.operation(op).is_some() => (*op).to_owned(),
@@ -159,7 +217,7 @@ async fn process(
         }
     };
     let payload = sigv4::sha256_hex(&body);
-    let caller = match auth::authenticate(state, parts, &payload, "cloudtrail") {
+    let caller = match auth::authenticate(state, parts, &payload, service.signing_name()) {
         Ok(c) => c,
         Err(refusal) => {
             outcome.identity = refusal.identity;
@@ -177,7 +235,10 @@ async fn process(
         Ok(op) => {
             outcome.result = Err(AwsError::new(
                 codes::UNKNOWN_OPERATION,
-                format!("Unknown operation {op}: CloudTrail has no such operation"),
+                format!(
+                    "Unknown operation {op}: {} has no such operation",
+                    service.label()
+                ),
             ));
             return outcome;
         }
@@ -210,6 +271,13 @@ async fn process(
         caller: &caller,
         meta,
     };
-    outcome.result = routes::dispatch(&ctx, op, input).await;
+    outcome.result = match service {
+        Service::CloudTrail => routes::dispatch(&ctx, op, input).await,
+        Service::Organizations => organizations::dispatch(&ctx, op),
+        Service::Kms => Err(AwsError::new(
+            codes::UNSUPPORTED_OPERATION,
+            format!("opentrail does not serve KMS {op} yet."),
+        )),
+    };
     outcome
 }
