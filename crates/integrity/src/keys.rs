@@ -3,18 +3,18 @@
 //! `ListPublicKeys` serves them (DER PKCS#1 public keys with an MD5 fingerprint).
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{self, KeyPair as _, RSA_PKCS1_SHA256, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use md5::{Digest, Md5};
+pub use opentrail_kms::MasterKey;
+use opentrail_kms::master::StoredSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::error::IntegrityError;
@@ -98,111 +98,14 @@ pub fn verify(der: &[u8], message: &[u8], signature: &[u8]) -> bool {
         .is_ok()
 }
 
-/// A 256-bit key that wraps private keys at rest (AES-256-GCM).
-#[derive(Clone)]
-pub struct MasterKey {
-    key: [u8; 32],
-}
-
-impl std::fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MasterKey(..)")
-    }
-}
-
-impl MasterKey {
-    /// A master key from its 32 bytes.
-    pub fn new(key: [u8; 32]) -> MasterKey {
-        MasterKey { key }
-    }
-
-    /// Parses 64 hex digits or base64 of 32 bytes.
-    pub fn parse(text: &str) -> Result<MasterKey, IntegrityError> {
-        let text = text.trim();
-        let bytes = if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
-            hex::decode(text).ok()
-        } else {
-            B64.decode(text).ok()
-        };
-        match bytes.and_then(|b| <[u8; 32]>::try_from(b).ok()) {
-            Some(k) => Ok(MasterKey::new(k)),
-            None => Err(IntegrityError::MasterKey(
-                "a master key is 32 bytes written as 64 hex digits or base64 (e.g. `openssl rand -hex 32`)".into(),
-            )),
-        }
-    }
-
-    fn aead(&self) -> Result<LessSafeKey, IntegrityError> {
-        UnboundKey::new(&AES_256_GCM, &self.key)
-            .map(LessSafeKey::new)
-            .map_err(|e| IntegrityError::Crypto(format!("master key: {e}")))
-    }
-
-    fn wrap(&self, plaintext: &[u8], aad: &str) -> Result<Wrapped, IntegrityError> {
-        let mut nonce = [0u8; 12];
-        SystemRandom::new()
-            .fill(&mut nonce)
-            .map_err(|e| IntegrityError::Crypto(format!("random nonce: {e}")))?;
-        let mut buf = plaintext.to_vec();
-        self.aead()?
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad.as_bytes()),
-                &mut buf,
-            )
-            .map_err(|e| IntegrityError::Crypto(format!("wrapping: {e}")))?;
-        Ok(Wrapped {
-            nonce: B64.encode(nonce),
-            ciphertext: B64.encode(buf),
-        })
-    }
-
-    fn unwrap_key(&self, w: &Wrapped, aad: &str) -> Result<Vec<u8>, IntegrityError> {
-        let bad = || {
-            IntegrityError::MasterKey(format!(
-                "the configured master key does not open signing key {aad}; configure the master key it was stored with"
-            ))
-        };
-        let nonce: [u8; 12] = B64
-            .decode(&w.nonce)
-            .ok()
-            .and_then(|n| n.try_into().ok())
-            .ok_or_else(bad)?;
-        let mut buf = B64.decode(&w.ciphertext).map_err(|_| bad())?;
-        let plain = self
-            .aead()?
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad.as_bytes()),
-                &mut buf,
-            )
-            .map_err(|_| bad())?;
-        Ok(plain.to_vec())
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Wrapped {
-    nonce: String,
-    ciphertext: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum PrivateKey {
-    /// PKCS#8 DER, base64 (the file is mode 0600).
-    Pkcs8(String),
-    /// PKCS#8 DER sealed with the master key; the fingerprint is the associated data.
-    Wrapped(Wrapped),
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredKey {
     fingerprint: String,
     public_key: String,
     valid_from: i64,
     valid_to: i64,
-    private_key: PrivateKey,
+    /// PKCS#8 DER, sealed by the master key when one is configured.
+    private_key: StoredSecret,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -254,9 +157,10 @@ impl KeyStore {
         policy: RotationPolicy,
     ) -> Result<KeyStore, IntegrityError> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| IntegrityError::io(format!("creating {}", dir.display()), e))?;
-        set_mode(&dir, 0o700)?;
+        opentrail_kms::master::private_dir(&dir).map_err(|e| IntegrityError::KeyFile {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
         let store = KeyStore {
             dir,
             master,
@@ -273,26 +177,9 @@ impl KeyStore {
         for region in self.regions()? {
             let path = self.path(&region);
             let file = load(&path)?;
-            let newest_wrapped = file
-                .keys
-                .iter()
-                .filter_map(|k| match &k.private_key {
-                    PrivateKey::Wrapped(w) => Some((k, w)),
-                    PrivateKey::Pkcs8(_) => None,
-                })
-                .max_by_key(|(k, _)| k.valid_from);
-            if let Some((k, w)) = newest_wrapped {
-                match &self.master {
-                    Some(m) => {
-                        m.unwrap_key(w, &k.fingerprint)?;
-                    }
-                    None => {
-                        return Err(IntegrityError::MasterKey(format!(
-                            "the signing keys in {} are wrapped by a master key; configure it (integrity.master_key_file or OPENTRAIL_MASTER_KEY)",
-                            path.display()
-                        )));
-                    }
-                }
+            if let Some(k) = file.keys.iter().max_by_key(|k| k.valid_from) {
+                MasterKey::load(self.master.as_ref(), &k.private_key, &k.fingerprint)
+                    .map_err(|e| IntegrityError::MasterKey(format!("{}: {e}", path.display())))?;
             }
         }
         Ok(())
@@ -356,10 +243,8 @@ impl KeyStore {
         let pkcs8 = pair
             .as_der()
             .map_err(|e| IntegrityError::Crypto(format!("encoding a private key: {e}")))?;
-        let private_key = match &self.master {
-            Some(m) => PrivateKey::Wrapped(m.wrap(pkcs8.as_ref(), &fp)?),
-            None => PrivateKey::Pkcs8(B64.encode(pkcs8.as_ref())),
-        };
+        let private_key = MasterKey::store(self.master.as_ref(), pkcs8.as_ref(), &fp)
+            .map_err(|e| IntegrityError::MasterKey(e.to_string()))?;
         let stored = StoredKey {
             fingerprint: fp.clone(),
             public_key: B64.encode(&der),
@@ -415,18 +300,12 @@ impl KeyStore {
         let pair = match pair {
             Some(p) => p.clone(),
             None => {
-                let pkcs8 = match &stored.private_key {
-                    PrivateKey::Pkcs8(b) => B64.decode(b).map_err(|_| bad_file(region))?,
-                    PrivateKey::Wrapped(w) => match &self.master {
-                        Some(m) => m.unwrap_key(w, &stored.fingerprint)?,
-                        None => {
-                            return Err(IntegrityError::MasterKey(format!(
-                                "signing key {} of {region} is wrapped by a master key; configure it",
-                                stored.fingerprint
-                            )));
-                        }
-                    },
-                };
+                let pkcs8 = MasterKey::load(
+                    self.master.as_ref(),
+                    &stored.private_key,
+                    &stored.fingerprint,
+                )
+                .map_err(|e| IntegrityError::MasterKey(e.to_string()))?;
                 let p =
                     Arc::new(
                         KeyPair::from_pkcs8(&pkcs8).map_err(|e| IntegrityError::KeyFile {
@@ -538,40 +417,14 @@ fn load(path: &Path) -> Result<RegionFile, IntegrityError> {
     }
 }
 
-/// Writes the region's keys atomically: temporary file (mode 0600), fsync, rename, fsync of
-/// the directory.
+/// Writes the region's keys atomically to a file only the server's user can read.
 fn save(path: &Path, file: &RegionFile) -> Result<(), IntegrityError> {
-    let err = |e| IntegrityError::io(format!("writing {}", path.display()), e);
     let body = serde_json::to_vec_pretty(file)
         .map_err(|e| IntegrityError::Crypto(format!("encoding keys: {e}")))?;
-    let tmp = path.with_extension("json.tmp");
-    {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&tmp).map_err(err)?;
-        f.write_all(&body).and_then(|_| f.sync_all()).map_err(err)?;
-    }
-    std::fs::rename(&tmp, path).map_err(err)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(err)?;
-    }
-    Ok(())
-}
-
-fn set_mode(path: &Path, mode: u32) -> Result<(), IntegrityError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| IntegrityError::io(format!("securing {}", path.display()), e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = (path, mode);
-    Ok(())
+    opentrail_kms::master::write_private(path, &body).map_err(|e| IntegrityError::KeyFile {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// Reads a public key list in the shape `ListPublicKeys` answers and
@@ -715,7 +568,7 @@ mod tests {
         let ks = store(dir.path(), Some(master));
         let k = ks.signing_key("us-east-1", 5).expect("key");
         let text = std::fs::read_to_string(dir.path().join("us-east-1.json")).expect("file");
-        assert!(text.contains("\"wrapped\"") && !text.contains("\"pkcs8\""));
+        assert!(text.contains("\"wrapped\"") && !text.contains("\"plain\""));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
