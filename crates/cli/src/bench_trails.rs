@@ -44,7 +44,12 @@ fn rig(dir: &Path, flush: Duration) -> anyhow::Result<Rig> {
         RotationPolicy::default(),
     )?);
     let delivery = Arc::new(delivery(&journal, &store, dir, flush, &keys)?);
-    let service = TrailService::new(catalog.clone(), delivery, journal.clone(), None);
+    let kms = Arc::new(opentrail_kms::Registry::open(
+        dir.join("kms"),
+        None,
+        ACCOUNT,
+    )?);
+    let service = TrailService::new(catalog.clone(), delivery, journal.clone(), None, kms);
     Ok(Rig {
         journal,
         service,

@@ -94,12 +94,20 @@ impl Server {
             "event history opened"
         );
         let history = Arc::new(history);
+        let master = master_key(&config)?;
+        let keys = Arc::new(open_signing_keys(&config, master.clone())?);
+        let kms = Arc::new(
+            opentrail_kms::Registry::open(config.data_dir.join("kms"), master, &config.account_id)
+                .map_err(|e| ServerError::Config {
+                    message: format!("opening the KMS key registry: {e}"),
+                })?,
+        );
         let local_store = Arc::new(
-            opentrail_store::LocalStore::open(config.data_dir.join("buckets")).map_err(|e| {
-                ServerError::Config {
+            opentrail_store::LocalStore::open(config.data_dir.join("buckets"))
+                .map_err(|e| ServerError::Config {
                     message: format!("opening the embedded object store: {e}"),
-                }
-            })?,
+                })?
+                .with_kms(kms.clone()),
         );
         let storage: Arc<dyn opentrail_store::ObjectStorage> = match config.storage.kind {
             config::StorageKind::Embedded => Arc::new(local_store.clone()),
@@ -122,7 +130,6 @@ impl Server {
                 }
             })?,
         );
-        let keys = Arc::new(open_signing_keys(&config)?);
         let notifier = opentrail_trails::Notifier::new(&config.sns_topics).map_err(|e| {
             ServerError::Config {
                 message: format!("{e}; fix the [[sns_topics]] section"),
@@ -147,6 +154,7 @@ impl Server {
             delivery.clone(),
             journal.clone(),
             config.organization.clone(),
+            kms.clone(),
         ));
         let credentials = Arc::new(credentials);
         let s3 = Arc::new(s3::service(local_store.clone(), credentials.clone()));
@@ -171,6 +179,7 @@ impl Server {
             credentials,
             trails,
             keys,
+            kms,
             local_store,
             s3,
             metrics,
@@ -285,29 +294,31 @@ fn spawn_retention(
     })
 }
 
-/// The digest signing keys under `<data-dir>/signing-keys`, wrapped by the master key when one
-/// is configured.
-fn open_signing_keys(config: &Config) -> Result<opentrail_integrity::KeyStore, ServerError> {
+/// The master key that seals signing keys and KMS key material at rest, if configured.
+fn master_key(config: &Config) -> Result<Option<opentrail_kms::MasterKey>, ServerError> {
     let bad = |message: String| ServerError::Config { message };
-    let master = match (
+    match (
         std::env::var("OPENTRAIL_MASTER_KEY").ok(),
         &config.integrity.master_key_file,
     ) {
-        (Some(k), _) => Some(
-            opentrail_integrity::MasterKey::parse(&k)
-                .map_err(|e| bad(format!("OPENTRAIL_MASTER_KEY: {e}")))?,
-        ),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| bad(format!("integrity.master_key_file {}: {e}", path.display())))?;
-            Some(
-                opentrail_integrity::MasterKey::parse(&text).map_err(|e| {
-                    bad(format!("integrity.master_key_file {}: {e}", path.display()))
-                })?,
-            )
-        }
-        (None, None) => None,
-    };
+        (Some(k), _) => opentrail_kms::MasterKey::parse(&k)
+            .map(Some)
+            .map_err(|e| bad(format!("OPENTRAIL_MASTER_KEY: {e}"))),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| opentrail_kms::MasterKey::parse(&t).map_err(|e| e.to_string()))
+            .map(Some)
+            .map_err(|e| bad(format!("integrity.master_key_file {}: {e}", path.display()))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The digest signing keys under `<data-dir>/signing-keys`.
+fn open_signing_keys(
+    config: &Config,
+    master: Option<opentrail_kms::MasterKey>,
+) -> Result<opentrail_integrity::KeyStore, ServerError> {
+    let bad = |message: String| ServerError::Config { message };
     let policy = opentrail_integrity::RotationPolicy {
         validity_secs: config.integrity.key_validity_secs as i64,
         rotate_after_secs: config.integrity.key_rotation_secs as i64,

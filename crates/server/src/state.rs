@@ -31,6 +31,8 @@ pub struct AppState {
     pub trails: Arc<opentrail_trails::TrailService>,
     /// Digest signing keys (ListPublicKeys).
     pub keys: Arc<opentrail_integrity::KeyStore>,
+    /// The KMS-style key registry (the KMS API, trail encryption).
+    pub kms: Arc<opentrail_kms::Registry>,
     /// The embedded object store (also when trails deliver elsewhere).
     pub local_store: Arc<opentrail_store::LocalStore>,
     /// The S3 API over the embedded store.

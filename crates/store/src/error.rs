@@ -25,9 +25,27 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The object's KMS key refused (disabled, missing) or its envelope is damaged; `code`
+    /// is the KMS exception name.
+    #[error("{message}")]
+    Encryption {
+        /// KMS exception name, e.g. `DisabledException`.
+        code: &'static str,
+        /// What happened.
+        message: String,
+    },
     /// The remote store failed or could not be reached.
     #[error("object store error: {0}")]
     Remote(String),
+}
+
+impl From<opentrail_kms::KmsError> for StoreError {
+    fn from(e: opentrail_kms::KmsError) -> Self {
+        StoreError::Encryption {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
 }
 
 impl StoreError {

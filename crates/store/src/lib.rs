@@ -36,12 +36,14 @@ pub struct BucketInfo {
 /// An object read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
-    /// Its bytes.
+    /// Its bytes (decrypted when the store encrypted them).
     pub body: Bytes,
     /// Its user metadata.
     pub metadata: Metadata,
     /// Content type, if set.
     pub content_type: Option<String>,
+    /// ARN of the KMS key it is encrypted with at rest (SSE-KMS), if any.
+    pub kms_key: Option<String>,
 }
 
 /// One listed object.
@@ -58,7 +60,8 @@ pub struct ObjectInfo {
 pub trait ObjectStorage: Send + Sync {
     /// The bucket, if it exists and can be reached.
     async fn bucket(&self, bucket: &str) -> Result<Option<BucketInfo>, StoreError>;
-    /// Writes an object whole: it is never visible partly written.
+    /// Writes an object whole: it is never visible partly written. With `kms_key` (a KMS key
+    /// ARN) it is encrypted at rest with that key: SSE-KMS.
     async fn put(
         &self,
         bucket: &str,
@@ -66,6 +69,7 @@ pub trait ObjectStorage: Send + Sync {
         body: Bytes,
         content_type: &str,
         metadata: &Metadata,
+        kms_key: Option<&str>,
     ) -> Result<(), StoreError>;
     /// Reads an object.
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<Object>, StoreError>;

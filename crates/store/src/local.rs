@@ -12,11 +12,13 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use md5::{Digest, Md5};
+use opentrail_kms::{Envelope, Registry, open_object, seal_object};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -51,6 +53,16 @@ pub struct ObjectMeta {
     pub size: u64,
     /// Last modification, RFC 3339.
     pub last_modified: String,
+    /// How the bytes on disk are encrypted (SSE-KMS), if they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Envelope>,
+}
+
+impl ObjectMeta {
+    /// Bytes on disk: AES-GCM adds its 16-byte tag to an encrypted object.
+    fn stored_size(&self) -> u64 {
+        self.size + if self.encryption.is_some() { 16 } else { 0 }
+    }
 }
 
 /// One object of a listing.
@@ -67,6 +79,8 @@ pub struct Listed {
 pub struct LocalStore {
     root: PathBuf,
     counter: AtomicU64,
+    /// Keys for SSE-KMS objects; without it such writes are refused.
+    kms: Option<Arc<Registry>>,
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
@@ -123,6 +137,20 @@ impl LocalStore {
         Ok(LocalStore {
             root,
             counter: AtomicU64::new(0),
+            kms: None,
+        })
+    }
+
+    /// The store encrypting SSE-KMS objects with keys of `kms`.
+    pub fn with_kms(mut self, kms: Arc<Registry>) -> LocalStore {
+        self.kms = Some(kms);
+        self
+    }
+
+    fn registry(&self) -> Result<&Registry, StoreError> {
+        self.kms.as_deref().ok_or_else(|| StoreError::Encryption {
+            code: "KMSInternalException",
+            message: "this store has no KMS key registry for encrypted objects".into(),
         })
     }
 
@@ -257,6 +285,8 @@ impl LocalStore {
     }
 
     /// Writes an object (metadata first, then the bytes, each atomically); returns its ETag.
+    /// With `kms_key` = (region, key id, ARN or alias) the bytes are sealed under a fresh data
+    /// key from that KMS key and only the sealed bytes reach the disk.
     pub fn put_object(
         &self,
         bucket: &str,
@@ -264,9 +294,17 @@ impl LocalStore {
         body: &[u8],
         content_type: Option<&str>,
         metadata: &Metadata,
+        kms_key: Option<(&str, &str)>,
     ) -> Result<String, StoreError> {
         let (obj, meta) = self.paths(bucket, key)?;
         let etag = hex::encode(Md5::digest(body));
+        let (stored, encryption) = match kms_key {
+            Some((region, id)) => {
+                let (sealed, env) = seal_object(self.registry()?, region, id, body)?;
+                (std::borrow::Cow::Owned(sealed), Some(env))
+            }
+            None => (std::borrow::Cow::Borrowed(body), None),
+        };
         let m = ObjectMeta {
             metadata: metadata
                 .iter()
@@ -276,9 +314,10 @@ impl LocalStore {
             etag: etag.clone(),
             size: body.len() as u64,
             last_modified: now(),
+            encryption,
         };
         self.write_atomic(&meta, &serde_json::to_vec(&m).unwrap_or_default())?;
-        self.write_atomic(&obj, body)?;
+        self.write_atomic(&obj, &stored)?;
         Ok(etag)
     }
 
@@ -295,13 +334,14 @@ impl LocalStore {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        if m.size != md.len() || m.etag.is_empty() {
+        if m.stored_size() != md.len() || m.etag.is_empty() {
             // Written by something else than this store: describe what is there.
             let bytes = fs::read(&obj)
                 .map_err(|e| StoreError::io(format!("reading {}", obj.display()), e))?;
             m = ObjectMeta {
                 etag: hex::encode(Md5::digest(&bytes)),
                 size: md.len(),
+                encryption: None,
                 ..m
             };
         }
@@ -319,7 +359,11 @@ impl LocalStore {
         };
         let (obj, _) = self.paths(bucket, key)?;
         match fs::read(&obj) {
-            Ok(b) => Ok(Some((b, meta))),
+            Ok(b) => match &meta.encryption {
+                // Server-side encryption: authorized reads get the plaintext.
+                Some(env) => Ok(Some((open_object(self.registry()?, env, &b)?, meta))),
+                None => Ok(Some((b, meta))),
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io(format!("reading {}", obj.display()), e)),
         }
@@ -408,15 +452,22 @@ impl ObjectStorage for std::sync::Arc<LocalStore> {
         body: Bytes,
         content_type: &str,
         metadata: &Metadata,
+        kms_key: Option<&str>,
     ) -> Result<(), StoreError> {
-        let (s, b, k, ct, m) = (
+        let (s, b, k, ct, m, kms) = (
             self.clone(),
             bucket.to_owned(),
             key.to_owned(),
             content_type.to_owned(),
             metadata.clone(),
+            kms_key.map(str::to_owned),
         );
-        blocking(move || s.put_object(&b, &k, &body, Some(&ct), &m).map(|_| ())).await
+        blocking(move || {
+            // A key ARN names its own region.
+            let kms = kms.as_deref().map(|arn| ("", arn));
+            s.put_object(&b, &k, &body, Some(&ct), &m, kms).map(|_| ())
+        })
+        .await
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<Object>, StoreError> {
@@ -426,6 +477,7 @@ impl ObjectStorage for std::sync::Arc<LocalStore> {
             body: Bytes::from(body),
             metadata: meta.metadata,
             content_type: meta.content_type,
+            kms_key: meta.encryption.map(|e| e.key_arn),
         }))
     }
 
@@ -456,11 +508,77 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sse_kms_objects_are_sealed_on_disk_and_read_back_in_the_clear() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let kms =
+            Arc::new(Registry::open(tmp.path().join("kms"), None, "123456789012").expect("kms"));
+        let key = kms.create_key("us-east-1", "").expect("key");
+        let plain_store = LocalStore::open(tmp.path().join("plain")).expect("open");
+        plain_store.create_bucket("logs", "").expect("bucket");
+        assert!(
+            matches!(
+                plain_store.put_object(
+                    "logs",
+                    "k",
+                    b"x",
+                    None,
+                    &Metadata::new(),
+                    Some(("", &key.arn))
+                ),
+                Err(StoreError::Encryption { .. })
+            ),
+            "no registry, no encryption"
+        );
+        let s = LocalStore::open(tmp.path().join("s"))
+            .expect("open")
+            .with_kms(kms.clone());
+        s.create_bucket("logs", "").expect("bucket");
+        let body = b"{\"Records\":[{\"eventName\":\"ConsoleLogin\"}]}";
+        s.put_object(
+            "logs",
+            "a/k.json",
+            body,
+            None,
+            &Metadata::new(),
+            Some(("", &key.arn)),
+        )
+        .expect("put");
+        let on_disk = std::fs::read(tmp.path().join("s/logs/a/k.json")).expect("disk");
+        assert!(
+            !on_disk.windows(12).any(|w| w == b"ConsoleLogin"),
+            "no plaintext at rest"
+        );
+        let (got, meta) = s
+            .get_object("logs", "a/k.json")
+            .expect("get")
+            .expect("exists");
+        assert_eq!(got, body);
+        assert_eq!(meta.size, body.len() as u64);
+        assert_eq!(
+            meta.encryption.as_ref().map(|e| e.key_arn.as_str()),
+            Some(key.arn.as_str())
+        );
+        assert_eq!(
+            s.list_objects("logs", "").expect("list")[0].meta.size,
+            body.len() as u64
+        );
+        kms.set_enabled("us-east-1", &key.key_id, false)
+            .expect("disable");
+        assert!(matches!(
+            s.get_object("logs", "a/k.json"),
+            Err(StoreError::Encryption {
+                code: "DisabledException",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn objects_round_trip_with_metadata_and_listing() {
         let tmp = tempfile::tempdir().expect("tmp");
         let s = LocalStore::open(tmp.path()).expect("open");
         assert!(matches!(
-            s.put_object("nope", "k", b"x", None, &Metadata::new()),
+            s.put_object("nope", "k", b"x", None, &Metadata::new(), None),
             Err(StoreError::NoSuchBucket(_))
         ));
         assert!(s.create_bucket("logs", "").expect("create"));
@@ -474,6 +592,7 @@ mod tests {
                 b"hello",
                 Some("application/json"),
                 &meta,
+                None,
             )
             .expect("put");
         assert_eq!(etag, "5d41402abc4b2a76b9719d911017c592");
@@ -483,9 +602,10 @@ mod tests {
             b"world!",
             None,
             &Metadata::new(),
+            None,
         )
         .expect("put");
-        s.put_object("logs", "other/c", b"c", None, &Metadata::new())
+        s.put_object("logs", "other/c", b"c", None, &Metadata::new(), None)
             .expect("put");
         let (body, m) = s
             .get_object("logs", "AWSLogs/1/CloudTrail/a.json.gz")
@@ -522,7 +642,7 @@ mod tests {
         for bad in ["", "/abs", "a/../b", "dir/", "a//b"] {
             assert!(
                 matches!(
-                    s.put_object("logs", bad, b"x", None, &Metadata::new()),
+                    s.put_object("logs", bad, b"x", None, &Metadata::new(), None),
                     Err(StoreError::InvalidKey { .. })
                 ),
                 "{bad}"

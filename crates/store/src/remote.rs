@@ -42,10 +42,14 @@ fn yes() -> bool {
     true
 }
 
-/// An S3-compatible store; one client per bucket, created on first use.
+/// A bucket and the SSE-KMS key its writes ask for.
+type ClientId = (String, Option<String>);
+
+/// An S3-compatible store; one client per bucket (and SSE-KMS key, which object_store sets
+/// per client), created on first use.
 pub struct S3Store {
     settings: S3Settings,
-    clients: Mutex<HashMap<String, Arc<AmazonS3>>>,
+    clients: Mutex<HashMap<ClientId, Arc<AmazonS3>>>,
 }
 
 fn remote(e: object_store::Error) -> StoreError {
@@ -62,11 +66,21 @@ impl S3Store {
     }
 
     fn client(&self, bucket: &str) -> Result<Arc<AmazonS3>, StoreError> {
+        self.client_with(bucket, None)
+    }
+
+    /// A client whose writes ask the service for SSE-KMS with `kms_key`.
+    fn client_with(
+        &self,
+        bucket: &str,
+        kms_key: Option<&str>,
+    ) -> Result<Arc<AmazonS3>, StoreError> {
         let mut clients = self
             .clients
             .lock()
             .map_err(|_| StoreError::Remote("client cache lock poisoned".into()))?;
-        if let Some(c) = clients.get(bucket) {
+        let id = (bucket.to_owned(), kms_key.map(str::to_owned));
+        if let Some(c) = clients.get(&id) {
             return Ok(c.clone());
         }
         let mut b = AmazonS3Builder::new()
@@ -78,8 +92,11 @@ impl S3Store {
         if let Some(e) = &self.settings.endpoint {
             b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
         }
+        if let Some(k) = kms_key {
+            b = b.with_sse_kms_encryption(k);
+        }
         let c = Arc::new(b.build().map_err(remote)?);
-        clients.insert(bucket.to_owned(), c.clone());
+        clients.insert(id, c.clone());
         Ok(c)
     }
 }
@@ -105,6 +122,7 @@ impl ObjectStorage for S3Store {
         body: Bytes,
         content_type: &str,
         metadata: &Metadata,
+        kms_key: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut attributes = Attributes::new();
         attributes.insert(
@@ -121,7 +139,7 @@ impl ObjectStorage for S3Store {
             attributes,
             ..PutOptions::default()
         };
-        self.client(bucket)?
+        self.client_with(bucket, kms_key)?
             .put_opts(&Path::from(key), PutPayload::from(body), opts)
             .await
             .map(|_| ())
@@ -150,6 +168,8 @@ impl ObjectStorage for S3Store {
             body,
             metadata,
             content_type,
+            // The service decrypts on read; whether it encrypted is its business.
+            kms_key: None,
         }))
     }
 

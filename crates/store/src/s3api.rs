@@ -38,6 +38,17 @@ fn map_err(e: StoreError) -> S3Error {
         StoreError::InvalidKey { key, reason } => {
             S3Error::with_message(S3ErrorCode::InvalidArgument, format!("{key}: {reason}"))
         }
+        // As S3 reports a KMS refusal on an SSE-KMS object: `KMS.<exception>`.
+        StoreError::Encryption { code, message } => {
+            let mut e =
+                S3Error::with_message(S3ErrorCode::Custom(format!("KMS.{code}").into()), message);
+            e.set_status_code(if code == "KMSInternalException" {
+                http::StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                http::StatusCode::BAD_REQUEST
+            });
+            e
+        }
         other => {
             tracing::error!(error = %other, "embedded S3 store failed");
             S3Error::with_message(S3ErrorCode::InternalError, other.to_string())
@@ -52,6 +63,19 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| S3Error::with_message(S3ErrorCode::InternalError, e.to_string()))?
         .map_err(map_err)
+}
+
+/// The SSE headers of an object encrypted at rest.
+fn sse_headers(meta: &crate::local::ObjectMeta) -> (Option<ServerSideEncryption>, Option<String>) {
+    match &meta.encryption {
+        Some(e) => (
+            Some(ServerSideEncryption::from_static(
+                ServerSideEncryption::AWS_KMS,
+            )),
+            Some(e.key_arn.clone()),
+        ),
+        None => (None, None),
+    }
 }
 
 fn timestamp(rfc3339: &str) -> Option<Timestamp> {
@@ -365,7 +389,10 @@ impl S3 for EmbeddedS3 {
             }
         };
         let len = body.len() as i64;
+        let (sse, sse_key) = sse_headers(&meta);
         Ok(S3Response::new(GetObjectOutput {
+            server_side_encryption: sse,
+            ssekms_key_id: sse_key,
             body: Some(StreamingBlob::from(s3s::Body::from(body))),
             content_length: Some(len),
             content_range: range,
@@ -387,7 +414,10 @@ impl S3 for EmbeddedS3 {
         let meta = blocking(move || s.head_object(&b, &k))
             .await?
             .ok_or_else(|| s3_error!(NoSuchKey))?;
+        let (sse, sse_key) = sse_headers(&meta);
         Ok(S3Response::new(HeadObjectOutput {
+            server_side_encryption: sse,
+            ssekms_key_id: sse_key,
             content_length: Some(meta.size as i64),
             content_type: meta.content_type.clone(),
             e_tag: Some(ETag::Strong(meta.etag.clone())),
@@ -414,12 +444,38 @@ impl S3 for EmbeddedS3 {
         }
         let metadata: Metadata = i.metadata.unwrap_or_default().into_iter().collect();
         let content_type = i.content_type.map(|c| c.to_string());
+        let kms_key = match i.server_side_encryption.as_ref().map(|s| s.as_str()) {
+            None | Some(ServerSideEncryption::AES256) => None,
+            Some(ServerSideEncryption::AWS_KMS) => Some(i.ssekms_key_id.clone().ok_or_else(|| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "SSE-KMS on opentrail's store needs x-amz-server-side-encryption-aws-kms-key-id (a key of its KMS API)",
+                )
+            })?),
+            Some(other) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    format!("Server-side encryption {other} is not supported; use aws:kms"),
+                ));
+            }
+        };
+        let region = req
+            .region
+            .as_ref()
+            .map_or_else(|| "us-east-1".to_owned(), |r| r.as_str().to_owned());
         let (s, b, k) = (self.store.clone(), i.bucket, i.key);
-        let etag =
-            blocking(move || s.put_object(&b, &k, &bytes, content_type.as_deref(), &metadata))
-                .await?;
+        let key_arn = kms_key.clone();
+        let etag = blocking(move || {
+            let kms = kms_key.as_deref().map(|id| (region.as_str(), id));
+            s.put_object(&b, &k, &bytes, content_type.as_deref(), &metadata, kms)
+        })
+        .await?;
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(etag)),
+            server_side_encryption: key_arn
+                .as_ref()
+                .map(|_| ServerSideEncryption::from_static(ServerSideEncryption::AWS_KMS)),
+            ssekms_key_id: key_arn,
             ..Default::default()
         }))
     }

@@ -845,7 +845,14 @@ pub(crate) async fn put_until_stored(
         let attempt = chrono::Utc::now();
         match inner
             .storage
-            .put(&cfg.s3_bucket, key, body.clone(), content_type, metadata)
+            .put(
+                &cfg.s3_bucket,
+                key,
+                body.clone(),
+                content_type,
+                metadata,
+                cfg.kms_key_id.as_deref(),
+            )
             .await
         {
             Ok(()) => return true,

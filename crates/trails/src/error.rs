@@ -54,6 +54,9 @@ pub enum TrailError {
     /// `InvalidKmsKeyIdException`.
     #[error("{0}")]
     InvalidKmsKeyId(String),
+    /// `KmsException`: the key exists but cannot be used (disabled), or KMS failed.
+    #[error("{0}")]
+    Kms(String),
     /// `KmsKeyNotFoundException`.
     #[error("{0}")]
     KmsKeyNotFound(String),
@@ -151,6 +154,7 @@ impl TrailError {
             InsufficientSnsTopicPolicy(_) => "InsufficientSnsTopicPolicyException",
             InvalidKmsKeyId(_) => "InvalidKmsKeyIdException",
             KmsKeyNotFound(_) => "KmsKeyNotFoundException",
+            Kms(_) => "KmsException",
             InvalidLogGroupArn(_) => "InvalidCloudWatchLogsLogGroupArnException",
             InvalidLogsRoleArn(_) => "InvalidCloudWatchLogsRoleArnException",
             CloudWatchLogsUnavailable(_) => "CloudWatchLogsDeliveryUnavailableException",

@@ -62,6 +62,7 @@ pub struct TrailService {
     delivery: Arc<Delivery>,
     journal: Journal,
     organization: Option<Organization>,
+    kms: Arc<opentrail_kms::Registry>,
 }
 
 fn now_secs() -> f64 {
@@ -106,12 +107,14 @@ impl TrailService {
         delivery: Arc<Delivery>,
         journal: Journal,
         organization: Option<Organization>,
+        kms: Arc<opentrail_kms::Registry>,
     ) -> Self {
         TrailService {
             catalog,
             delivery,
             journal,
             organization,
+            kms,
         }
     }
 
@@ -299,10 +302,11 @@ impl TrailService {
             }
         }
         if let Some(k) = &req.kms_key_id {
-            let arn = validate_kms_key_id(k, region, &t.account)?;
-            return Err(TrailError::KmsKeyNotFound(format!(
-                "KMS key {arn} does not exist: opentrail's key registry (encryption at rest) is not in this version."
-            )));
+            t.kms_key_id = if k.is_empty() {
+                None
+            } else {
+                Some(self.usable_kms_key(k, region, &t.account)?)
+            };
         }
         if !req.s3_bucket.is_empty() {
             t.s3_bucket = req.s3_bucket.clone();
@@ -314,6 +318,22 @@ impl TrailService {
             t.is_organization,
         )
         .await
+    }
+
+    /// The full ARN of the enabled registry key `id` names (key or alias, id or ARN).
+    fn usable_kms_key(&self, id: &str, region: &str, account: &str) -> Result<String, TrailError> {
+        let arn = validate_kms_key_id(id, region, account)?;
+        match self.kms.describe(region, &arn) {
+            Ok(m) if m.enabled => Ok(m.arn),
+            Ok(m) => Err(TrailError::Kms(format!(
+                "KMS key {} is disabled; enable it (aws kms enable-key) or name another key.",
+                m.arn
+            ))),
+            Err(opentrail_kms::KmsError::NotFound(_)) => Err(TrailError::KmsKeyNotFound(format!(
+                "KMS key {arn} does not exist in {region}; create it with aws kms create-key."
+            ))),
+            Err(e) => Err(TrailError::Kms(format!("KMS key {arn}: {e}"))),
+        }
     }
 
     /// CreateTrail. A new trail does not log until StartLogging.

@@ -9,6 +9,7 @@
 
 pub mod history;
 mod integrity;
+mod kms;
 mod organizations;
 mod routes;
 mod trails;
@@ -274,10 +275,7 @@ async fn process(
     outcome.result = match service {
         Service::CloudTrail => routes::dispatch(&ctx, op, input).await,
         Service::Organizations => organizations::dispatch(&ctx, op),
-        Service::Kms => Err(AwsError::new(
-            codes::UNSUPPORTED_OPERATION,
-            format!("opentrail does not serve KMS {op} yet."),
-        )),
+        Service::Kms => kms::dispatch(&ctx, op, input).await,
     };
     outcome
 }
