@@ -13,7 +13,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from harness import ACCOUNT, MotoS3, Server, record
+from harness import ACCOUNT, BIN, MotoS3, Server, record
 
 INTERVAL = 3
 FAST = f"[trails]\nflush_interval_secs = 1\n[integrity]\ndigest_interval_secs = {INTERVAL}\n"
@@ -44,6 +44,35 @@ def aws_validate(srv, start, s3_endpoint=None, region="us-east-1", extra=(), arn
                         "--trail-arn", arn, "--start-time", iso(start), "--verbose", *extra],
                        capture_output=True, text=True, env=env, timeout=120)
     return p.returncode, p.stdout, p.stderr
+
+
+def ot_validate(srv, start, end, source="server", region="us-east-1", extra=(), arn=ARN, s3_endpoint=None):
+    """Runs `opentrail validate-logs` on the server, its data directory, or an S3 location."""
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=srv.key, AWS_SECRET_ACCESS_KEY=srv.secret)
+    env.pop("AWS_ENDPOINT_URL_S3", None)
+    args = [BIN, "validate-logs", "--region", region, "--trail-arn", arn, "--start-time", iso(start),
+            "--end-time", iso(end), "--verbose", *extra]
+    if source == "server":
+        args += ["--endpoint-url", srv.endpoint]
+        if s3_endpoint:
+            args += ["--s3-endpoint-url", s3_endpoint]
+    elif source == "data-dir":
+        args += ["--data-dir", srv.data_dir]
+    p = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def both_agree(srv, start, sources=("server", "data-dir"), **kw):
+    """The aws CLI and opentrail validate-logs (from each source) print the same and exit the
+    same; returns the aws CLI's (rc, stdout, stderr)."""
+    end = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=1)
+    s3_endpoint = kw.pop("s3_endpoint", None)
+    theirs = aws_validate(srv, start, s3_endpoint=s3_endpoint, extra=["--end-time", iso(end), *kw.get("extra", ())],
+                          **{k: v for k, v in kw.items() if k != "extra"})
+    for source in sources:
+        ours = ot_validate(srv, start, end, source=source, s3_endpoint=s3_endpoint, **kw)
+        assert ours == theirs, f"{source}:\n--- opentrail\n{ours}\n--- aws\n{theirs}"
+    return theirs
 
 
 def digest_keys(s3, bucket):
@@ -98,10 +127,11 @@ def summary(out):
     return lines
 
 
-def test_the_aws_cli_validates_every_digest_and_log_file(chain):
+def test_the_aws_cli_and_opentrail_validate_every_digest_and_log_file(chain):
     srv, s3, start = chain
     keys = digest_keys(s3, "trail-logs")
     assert len(keys) >= 4, keys
+    both_agree(srv, start)
     assert any(read_digest(s3, "trail-logs", k)[0]["logFiles"] == [] for k in keys), "an empty digest"
 
     docs = [read_digest(s3, "trail-logs", k)[0] for k in keys]
@@ -197,7 +227,7 @@ secret_access_key = "moto"
             start = deliver_chain(srv, moto.client(), bucket="external-logs", rounds=3)
             keys = digest_keys(moto.client(), "external-logs")
             assert len(keys) >= 3, keys
-            rc, out, err = aws_validate(srv, start, s3_endpoint=moto.endpoint)
+            rc, out, err = both_agree(srv, start, sources=("server",), s3_endpoint=moto.endpoint)
             assert rc == 0, out + err
             assert f"{len(keys)}/{len(keys)} digest files valid" in out, out
         finally:
@@ -321,7 +351,7 @@ def test_tampering_is_reported_exactly_by_the_aws_cli(chain):
     for name, tamper, expected in tamper_cases(b, keys):
         try:
             tamper()
-            rc, out, err = aws_validate(srv, start)
+            rc, out, err = both_agree(srv, start)
             assert rc == 1, (name, out, err)
             assert expected in err, (name, err)
             assert "INVALID" in out.splitlines()[-1] or "INVALID" in out, (name, out)
@@ -359,7 +389,7 @@ def test_keys_rotate_and_every_digest_still_validates(tmp_path):
         listed = srv.client().list_public_keys(StartTime=start, EndTime=datetime.datetime.now(datetime.timezone.utc))["PublicKeyList"]
         windows = sorted((k["ValidityStartTime"], k["ValidityEndTime"]) for k in listed)
         assert all(b[0] < a[1] for a, b in zip(windows, windows[1:])), "validity windows overlap"
-        rc, out, err = aws_validate(srv, start)
+        rc, out, err = both_agree(srv, start)
         assert rc == 0 and f"{len(keys)}/{len(keys)} digest files valid" in out, out + err
     finally:
         srv.close()
@@ -421,7 +451,7 @@ member_accounts = ["{ACCOUNT}", "{member}"]
         for account in (ACCOUNT, member):
             keys = [k for k in digest_keys_all(s3, "org-logs") if k.startswith(f"AWSLogs/{org}/{account}/CloudTrail-Digest/us-east-1/")]
             assert keys, account
-            rc, out, err = aws_validate(srv, start, extra=["--account-id", account])
+            rc, out, err = both_agree(srv, start, extra=["--account-id", account])
             assert rc == 0, out + err
             assert f"{len(keys)}/{len(keys)} digest files valid" in out, out
     finally:

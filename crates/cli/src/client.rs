@@ -1,5 +1,5 @@
-//! A small SigV4-signing HTTP client for opentrail's native endpoints (used by `generate
-//! --endpoint` and the benchmarks).
+//! A small SigV4-signing HTTP client for opentrail's native endpoints and AWS JSON APIs (used
+//! by `generate --endpoint`, `history export`, `validate-logs` and the benchmarks).
 
 use std::time::Duration;
 
@@ -101,6 +101,66 @@ impl SignedClient {
             .request(req)
             .await
             .context("sending to the server")
+    }
+
+    /// An AWS JSON 1.1 call (`X-Amz-Target: {target}`) signed for `service`. The outer error
+    /// is a transport failure; the inner one the service's `(__type, message)`.
+    pub async fn json_call(
+        &self,
+        service: &str,
+        target: &str,
+        input: &serde_json::Value,
+    ) -> anyhow::Result<Result<serde_json::Value, (String, String)>> {
+        let body = serde_json::to_vec(input)?;
+        let mut headers = http::HeaderMap::new();
+        headers.insert("host", self.authority.parse()?);
+        headers.insert(
+            "content-type",
+            http::HeaderValue::from_static("application/x-amz-json-1.1"),
+        );
+        headers.insert("x-amz-target", target.parse()?);
+        sigv4::sign(
+            "POST",
+            "/",
+            None,
+            &mut headers,
+            &body,
+            &self.target.access_key_id,
+            &self.target.secret_access_key,
+            &self.target.region,
+            service,
+            chrono::Utc::now(),
+        );
+        let mut req = http::Request::builder()
+            .method("POST")
+            .uri(format!("{}/", self.target.endpoint.trim_end_matches('/')))
+            .body(Full::new(Bytes::from(body)))?;
+        *req.headers_mut() = headers;
+        let resp = self
+            .http
+            .request(req)
+            .await
+            .with_context(|| format!("calling {target} at {}", self.target.endpoint))?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{target} answered {status} with a body that is not JSON"))?;
+        if status.is_success() {
+            return Ok(Ok(v));
+        }
+        let code = v["__type"]
+            .as_str()
+            .unwrap_or("Unknown")
+            .rsplit('#')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let message = v["message"]
+            .as_str()
+            .or(v["Message"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Err((code, message)))
     }
 
     /// Sends one NDJSON batch to `/_opentrail/ingest`.

@@ -1,4 +1,4 @@
-//! `opentrail`: the command-line entry point (serve, generate, bench).
+//! `opentrail`: the command-line entry point (serve, generate, history, validate-logs, bench).
 
 mod bench;
 mod bench_history;
@@ -7,6 +7,7 @@ mod client;
 mod generate;
 mod history;
 mod serve;
+mod validate_logs;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +34,10 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Work with the event history of a running server (export).
     History(history::HistoryArgs),
+    /// Check a trail's log files against its signed digests, as `aws cloudtrail
+    /// validate-logs` does (same arguments, output and exit codes), on a server, a data
+    /// directory or any S3 location.
+    ValidateLogs(validate_logs::ValidateLogsArgs),
     /// Measure performance (writes figures to stdout as JSON lines; see BENCHMARKS.md).
     Bench(bench::BenchArgs),
 }
@@ -57,12 +62,17 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Command::ValidateLogs(args) = cli.command {
+        // Its exit codes are the aws CLI's: 0 valid, 1 invalid, 255 could not run.
+        return std::process::ExitCode::from(runtime.block_on(validate_logs::run(args)));
+    }
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Generate(args) => generate::run(args).await,
             Command::History(args) => history::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::ValidateLogs(_) => Ok(()),
         }
     });
     match result {

@@ -427,6 +427,21 @@ fn save(path: &Path, file: &RegionFile) -> Result<(), IntegrityError> {
     })
 }
 
+/// The public keys of `region` straight from a key directory (`<data-dir>/signing-keys`),
+/// without its private halves or master key: what an auditor with a copy of the data
+/// directory validates against.
+pub fn read_public_keys(dir: &Path, region: &str) -> Result<Vec<PublicKey>, IntegrityError> {
+    check_region(region)?;
+    let file = load(&dir.join(format!("{region}.json")))?;
+    let mut keys: Vec<PublicKey> = file
+        .keys
+        .iter()
+        .map(|k| public_of(k, region))
+        .collect::<Result<_, _>>()?;
+    keys.sort_by_key(|k| k.valid_from);
+    Ok(keys)
+}
+
 /// Reads a public key list in the shape `ListPublicKeys` answers and
 /// `aws cloudtrail list-public-keys` prints (`{"PublicKeyList":[...]}`): `Value` base64 DER,
 /// validity times as epoch numbers or ISO 8601 text. Fingerprints are recomputed and must match.
@@ -544,6 +559,15 @@ mod tests {
         let listed = reopened.all_public_keys("us-east-1").expect("list");
         assert_eq!(listed, vec![k.public.clone()]);
         assert!(listed[0].verifies(b"message", &sig));
+        assert_eq!(
+            read_public_keys(dir.path(), "us-east-1").expect("read"),
+            listed
+        );
+        assert!(
+            read_public_keys(dir.path(), "eu-west-1")
+                .expect("none")
+                .is_empty()
+        );
         let by_fp = reopened
             .signing_key_by_fingerprint("us-east-1", &k.public.fingerprint)
             .expect("key");

@@ -7,9 +7,11 @@
 pub mod digest;
 mod error;
 pub mod keys;
+pub mod validate;
 
 pub use digest::{
     ChainLink, DigestDocument, DigestInput, DigestLogFile, DigestPlace, SignedDigest, build_digest,
 };
 pub use error::IntegrityError;
 pub use keys::{KeyStore, MasterKey, PublicKey, RotationPolicy, SigningKey};
+pub use validate::{PublicKeySource, StaticKeys, ValidateRequest, validate_logs};

@@ -156,17 +156,14 @@ fn generate_key_pair() -> Result<(String, String), ServerError> {
     Ok((key, secret))
 }
 
-fn read_credentials_file(path: &Path) -> Result<Option<(String, String)>, ServerError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ServerError::io(format!("reading {}", path.display()), e)),
-    };
+/// The keys of `profile` in the text of an AWS shared credentials file, when it has both.
+pub fn profile_keys(text: &str, profile: &str) -> Option<(String, String)> {
+    let header = format!("[{profile}]");
     let mut in_profile = false;
     let (mut key, mut secret) = (None, None);
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
-            in_profile = line == format!("[{PROFILE}]");
+            in_profile = line == header;
         } else if in_profile && let Some((k, v)) = line.split_once('=') {
             match k.trim() {
                 "aws_access_key_id" => key = Some(v.trim().to_owned()),
@@ -175,9 +172,18 @@ fn read_credentials_file(path: &Path) -> Result<Option<(String, String)>, Server
             }
         }
     }
-    match (key, secret) {
-        (Some(k), Some(s)) => Ok(Some((k, s))),
-        _ => Err(ServerError::Config {
+    key.zip(secret)
+}
+
+fn read_credentials_file(path: &Path) -> Result<Option<(String, String)>, ServerError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ServerError::io(format!("reading {}", path.display()), e)),
+    };
+    match profile_keys(&text, PROFILE) {
+        Some(keys) => Ok(Some(keys)),
+        None => Err(ServerError::Config {
             message: format!(
                 "{} has no complete [{PROFILE}] profile; delete it to have new credentials generated",
                 path.display()
