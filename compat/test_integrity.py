@@ -5,6 +5,7 @@ import datetime
 import gzip
 import hashlib
 import json
+import re
 import os
 import subprocess
 import sys
@@ -362,16 +363,25 @@ def test_tampering_is_reported_exactly_by_the_aws_cli(chain):
 
 
 def test_an_added_log_file_is_outside_every_digest(chain):
-    """The aws CLI only checks the files digests list: a planted file goes unnoticed by it
-    (opentrail validate-logs reports it; see its own tests)."""
+    """The aws CLI only checks the files digests list: a planted file goes unnoticed by it, and
+    by opentrail validate-logs by default (same output); `--check-unlisted` reports it."""
     srv, s3, start = chain
     b = Bucket(s3, "trail-logs")
     doc = read_digest(s3, "trail-logs", digest_keys(s3, "trail-logs")[0])[0]
     planted = doc["logFiles"][0]["s3Object"].replace(".json.gz", "X.json.gz")
     try:
         b.put(planted, gzip.compress(b'{"Records":[]}'))
-        rc, out, err = aws_validate(srv, start)
+        rc, out, err = both_agree(srv, start)
         assert rc == 0 and planted not in out + err
+        end = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=1)
+        for source in ("server", "data-dir"):
+            rc, out, err = ot_validate(srv, start, end, source=source, extra=["--check-unlisted"])
+            assert rc == 1, out + err
+            assert err.strip() == f"Log file\ts3://trail-logs/{planted}\tINVALID: not listed in any digest file", err
+            assert re.search(r"\n(\d+)/(\d+) log files valid, 1/\2 log files INVALID\n$", out), out
+        b.restore()
+        rc, out, err = ot_validate(srv, start, end, extra=["--check-unlisted"])
+        assert rc == 0 and err == "", out + err
     finally:
         b.restore()
 

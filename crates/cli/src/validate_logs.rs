@@ -59,6 +59,11 @@ pub struct ValidateLogsArgs {
     /// Print every valid digest and log file too.
     #[arg(long)]
     verbose: bool,
+    /// Also report log files that no digest lists but whose name time lies inside a digest's
+    /// period: files added to the bucket, which the aws CLI does not notice. Assumes no other
+    /// trail delivers to the same bucket and prefix.
+    #[arg(long)]
+    check_unlisted: bool,
     /// A running opentrail (or any CloudTrail-compatible endpoint).
     #[arg(long, conflicts_with = "data_dir")]
     endpoint_url: Option<String>,
@@ -369,6 +374,7 @@ async fn run_inner(
         org_id: facts.org_id,
         source_region: region,
         verbose: a.verbose,
+        check_unlisted: a.check_unlisted,
     };
     let code = validate_logs(&req, storage.as_ref(), keys.as_ref(), out, err)
         .await

@@ -75,6 +75,11 @@ pub struct ValidateRequest {
     pub source_region: String,
     /// `--verbose`.
     pub verbose: bool,
+    /// `--check-unlisted` (opentrail only): also report log files in the trail's log folders
+    /// whose name minute overlaps a valid digest's period but that no digest lists, i.e.
+    /// files added to the bucket. It assumes the trail is the only one delivering to its
+    /// bucket and prefix (log file names do not say which trail wrote them).
+    pub check_unlisted: bool,
 }
 
 /// The parts of a trail ARN the CLI uses, split the way it splits them.
@@ -356,6 +361,10 @@ struct Run<'a> {
     invalid_logs: u64,
     found_start: Option<DateTime<FixedOffset>>,
     found_end: Option<DateTime<FixedOffset>>,
+    /// Log file keys that valid digests list (for `check_unlisted`).
+    listed: HashSet<String>,
+    /// The periods of the valid digests (for `check_unlisted`).
+    periods: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl<'a> Run<'a> {
@@ -420,12 +429,17 @@ impl<'a> Run<'a> {
             invalid_logs: 0,
             found_start: None,
             found_end: None,
+            listed: HashSet::new(),
+            periods: Vec::new(),
         }
     }
 
     async fn validate(&mut self) -> Result<(), String> {
         self.traverse(false).await?;
         self.traverse(true).await?;
+        if self.req.check_unlisted {
+            self.check_unlisted().await?;
+        }
         self.summary()
     }
 
@@ -985,6 +999,7 @@ impl<'a> Run<'a> {
             self.found_start = Some(earliest);
         }
         let end = aware("digestEndTime")?;
+        self.periods.push((start.to_utc(), end.to_utc()));
         let requested_end = self.req.end.fixed_offset();
         let latest = if requested_end < end {
             requested_end
@@ -1019,6 +1034,9 @@ impl<'a> Run<'a> {
         let Value::String(key) = object_v else {
             return self.invalid_log(bucket_v, Some(object_v), "invalid format");
         };
+        if self.req.check_unlisted {
+            self.listed.insert(key.clone());
+        }
         let body = match self.storage.get(bucket, key).await {
             Ok(Some(o)) => o.body,
             Ok(None) => return self.invalid_log(bucket_v, Some(object_v), "not found"),
@@ -1044,6 +1062,67 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Lists the log folders of the days the valid digests cover and reports every object
+    /// whose name minute overlaps a digest's period (or that has no log file name at all)
+    /// and that no valid digest lists. Names carry minutes only, so a file delivered while
+    /// validation was off in the very minute a chain starts or ends is reported too: better
+    /// a question for the auditor than a planted file passed over. The aws CLI has no such check: it only reads the files
+    /// digests name, so a planted file goes unnoticed by it.
+    async fn check_unlisted(&mut self) -> Result<(), String> {
+        let mut folder = String::new();
+        if let Some(p) = &self.prefix {
+            folder.push_str(p);
+            folder.push('/');
+        }
+        folder.push_str("AWSLogs/");
+        if let Some(o) = &self.org_id {
+            folder.push_str(o);
+            folder.push('/');
+        }
+        folder.push_str(&format!(
+            "{}/CloudTrail/{}/",
+            self.account, self.source_region
+        ));
+        let mut days = std::collections::BTreeSet::new();
+        for (start, end) in &self.periods {
+            let mut day = start.date_naive();
+            while day <= end.date_naive() {
+                days.insert(day);
+                day += Duration::days(1);
+            }
+        }
+        let bucket = self.req.bucket.clone();
+        let mut unlisted = Vec::new();
+        for day in days {
+            let listing = self
+                .storage
+                .list(&bucket, &format!("{folder}{}/", day.format("%Y/%m/%d")))
+                .await
+                .map_err(|e| store_error(e).into_message())?;
+            for object in listing {
+                if self.listed.contains(&object.key) {
+                    continue;
+                }
+                let expected = match log_name_minute(&object.key) {
+                    Some(minute) => self.periods.iter().any(|(start, end)| {
+                        minute <= *end && minute + Duration::minutes(1) > *start
+                    }),
+                    None => true,
+                };
+                if expected {
+                    unlisted.push(object.key);
+                }
+            }
+        }
+        for key in unlisted {
+            self.invalid_logs += 1;
+            let line =
+                format!("Log file\ts3://{bucket}/{key}\tINVALID: not listed in any digest file");
+            self.status(&line, true)?;
+        }
+        Ok(())
+    }
+
     fn invalid_log(
         &mut self,
         bucket: &Value,
@@ -1061,6 +1140,16 @@ impl<'a> Run<'a> {
         );
         self.status(&line, true)
     }
+}
+
+/// The minute a log file name carries
+/// (`..._CloudTrail_<region>_<yyyymmddThhmmZ>_<unique>.json.gz`), if the key has such a name.
+fn log_name_minute(key: &str) -> Option<DateTime<Utc>> {
+    let name = key.rsplit('/').next()?;
+    let stamp = name.split('_').nth(3)?;
+    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%MZ")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 fn signature_failed(bucket: &str, key: &str) -> String {

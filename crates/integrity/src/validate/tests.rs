@@ -342,6 +342,7 @@ impl Fixture {
             org_id: self.org.map(str::to_owned),
             source_region: SRC.into(),
             verbose,
+            check_unlisted: false,
         }
     }
 
@@ -554,6 +555,44 @@ async fn objects_no_digest_lists_are_not_looked_at() {
         Ok(0),
     )
     .await;
+}
+
+#[tokio::test]
+async fn check_unlisted_reports_files_planted_inside_digest_periods() {
+    let fx = Fixture::main().await;
+    // Inside digest 4's period (17:01:31-18:01:31): planted. Before the chain (which starts
+    // at 14:01:31): not expected to be listed. A stray object in a log folder has no log file name: planted too.
+    let planted = fx.put_log(BUCKET, t(17, 45, 0), 777).await.s3_object;
+    fx.put_log(BUCKET, t(13, 30, 0), 778).await;
+    let stray = format!("team/AWSLogs/{ACCOUNT}/CloudTrail/{SRC}/2015/08/17/notes.txt");
+    fx.put(BUCKET, &stray, b"hello".to_vec(), &Metadata::new())
+        .await;
+    let keys = fx.public_keys();
+    let mut req = fx.request(t(14, 0, 0), t(20, 30, 0), false);
+    req.check_unlisted = true;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let rc = validate_logs(&req, &fx.store, &keys, &mut out, &mut err).await;
+    assert_eq!(rc, Ok(1));
+    assert_eq!(
+        String::from_utf8(err).expect("utf-8"),
+        format!(
+            "{}\n\n{}\n\n",
+            log_invalid(BUCKET, &planted, "not listed in any digest file"),
+            log_invalid(BUCKET, &stray, "not listed in any digest file"),
+        )
+    );
+    let out = String::from_utf8(out).expect("utf-8");
+    assert!(
+        out.ends_with("\n6/6 digest files valid\n6/8 log files valid, 2/8 log files INVALID\n"),
+        "{out}"
+    );
+
+    // Without the planted files the check finds nothing.
+    fx.delete(BUCKET, &planted).await;
+    fx.delete(BUCKET, &stray).await;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let rc = validate_logs(&req, &fx.store, &keys, &mut out, &mut err).await;
+    assert_eq!((rc, err.len()), (Ok(0), 0));
 }
 
 #[tokio::test]
@@ -1139,6 +1178,7 @@ async fn arguments_are_checked_before_anything_is_read() {
         org_id: None,
         source_region: String::new(),
         verbose: true,
+        check_unlisted: false,
     };
     for want in [range, "Invalid trail ARN provided: arn:bad"] {
         let (mut out, mut err) = (Vec::new(), Vec::new());
