@@ -42,6 +42,12 @@ def test_readme_shell_and_python_examples_run(tmp_path):
         assert '"IsLogging": true' in out.stdout
         assert os.path.isdir("/tmp/ct-logs/AWSLogs/123456789012/CloudTrail")
         assert "sent 1000 events (0 refused)" in out.stderr
+        # Both validators accept the signed, encrypted trail's chain (the aws CLI, then
+        # opentrail on the data directory, then opentrail on an S3 location with exported keys).
+        found = re.findall(r"\n(\d+)/(\d+) digest files valid\n(\d+)/(\d+) log files valid\n", out.stdout)
+        assert len(found) == 3 and all(a == b and c == d and int(a) > 0 and int(c) > 0 for a, b, c, d in found), out.stdout
+        assert len(set(found)) == 1, found
+        assert "INVALID" not in out.stdout + out.stderr
 
         py_env = dict(env, AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "opentrail-data" / "credentials"),
                       AWS_PROFILE="opentrail", AWS_DEFAULT_REGION="us-east-1")
