@@ -206,6 +206,26 @@ def test_delivery_to_the_embedded_store_follows_logging_selectors_and_layout(srv
     assert status["TimeLoggingStopped"] != "" and "LatestDeliveryError" not in status
 
 
+def test_files_close_at_their_event_limit_even_within_one_large_ingest(tmp_path):
+    """Files close at max_events_per_file exactly, though delivery reads the journal in
+    chunks of thousands of events: one 2,000-record request yields files of at most 150."""
+    s = Server(data_dir=str(tmp_path), config_toml=FAST + "max_events_per_file = 150\n").start()
+    try:
+        ct, s3 = s.client(), s.s3()
+        s3.create_bucket(Bucket="trail-logs")
+        ct.create_trail(Name="audit", S3BucketName="trail-logs")
+        ct.start_logging(Name="audit")
+        batch = [record(awsRegion="us-east-1", eventName=f"Bulk{i}") for i in range(2000)]
+        assert s.ingest(batch).status_code == 200
+        files = wait_for(lambda: (f := read_log_files(s3, "trail-logs"))
+                         and sum(r["eventName"].startswith("Bulk") for recs in f.values() for r in recs) == 2000 and f)
+        sizes = sorted(len(recs) for recs in files.values())
+        assert max(sizes) <= 150, sizes
+        assert sum(sizes) >= 2000 and len(sizes) >= 14, sizes
+    finally:
+        s.close()
+
+
 def test_multi_region_and_data_event_trails(srv):
     ct = srv.client()
     ct.create_trail(Name="everywhere", S3BucketName="trail-logs", IsMultiRegionTrail=True)

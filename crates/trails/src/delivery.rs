@@ -226,10 +226,14 @@ impl Batch {
         }
     }
 
+    /// Full by count or size: no further event may join, or files outgrow their limits.
+    fn full(&self, s: &DeliverySettings) -> bool {
+        self.events >= s.max_events || self.bytes >= s.max_bytes
+    }
+
     fn due(&self, s: &DeliverySettings) -> bool {
         self.stop_seen
-            || self.events >= s.max_events
-            || self.bytes >= s.max_bytes
+            || self.full(s)
             || self
                 .started
                 .is_some_and(|t| t.elapsed() >= s.flush_interval)
@@ -553,24 +557,34 @@ async fn run(
             }
         };
         let empty = entries.is_empty();
+        // Hands a due batch to the compressor and starts the next one.
+        macro_rules! hand_off {
+            () => {{
+                commit_inflight!();
+                let (lsn, logging) = (batch.last_lsn, batch.logging);
+                let full = std::mem::replace(&mut batch, Batch::new(lsn, logging));
+                let (level, threads) = (
+                    inner.settings.gzip_level,
+                    inner.settings.compression_threads,
+                );
+                inflight = Some(tokio::task::spawn_blocking(move || {
+                    prepare(full, level, threads)
+                }));
+            }};
+        }
         for e in entries {
             batch.apply(&cfg, inner.organization.as_ref(), e);
             if batch.stop_seen {
                 // Deliver up to and including the StopLogging call at once.
                 deliver_now!();
+            } else if batch.full(&inner.settings) {
+                // Checked per event: a read brings up to READ_BATCH entries, and files must
+                // close at their count and size limits, not a read later.
+                hand_off!();
             }
         }
         if batch.due(&inner.settings) {
-            commit_inflight!();
-            let (lsn, logging) = (batch.last_lsn, batch.logging);
-            let full = std::mem::replace(&mut batch, Batch::new(lsn, logging));
-            let (level, threads) = (
-                inner.settings.gzip_level,
-                inner.settings.compression_threads,
-            );
-            inflight = Some(tokio::task::spawn_blocking(move || {
-                prepare(full, level, threads)
-            }));
+            hand_off!();
             continue;
         }
         if empty {
