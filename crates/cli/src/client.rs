@@ -67,40 +67,59 @@ impl SignedClient {
         })
     }
 
+    /// Signs a request for `service` (SigV4 with the target's keys) and sends it, returning
+    /// the response with its body still streaming.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        service: &str,
+        headers: &[(&'static str, &str)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
+        let mut map = http::HeaderMap::new();
+        map.insert("host", self.authority.parse()?);
+        for (name, value) in headers {
+            map.insert(*name, value.parse()?);
+        }
+        let q = (!query.is_empty()).then_some(query);
+        sigv4::sign(
+            method,
+            path,
+            q,
+            &mut map,
+            &body,
+            &self.target.access_key_id,
+            &self.target.secret_access_key,
+            &self.target.region,
+            service,
+            chrono::Utc::now(),
+        );
+        let base = self.target.endpoint.trim_end_matches('/');
+        let uri = match q {
+            Some(q) => format!("{base}{path}?{q}"),
+            None => format!("{base}{path}"),
+        };
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Full::new(Bytes::from(body)))?;
+        *req.headers_mut() = map;
+        self.http
+            .request(req)
+            .await
+            .with_context(|| format!("sending {method} {path} to {}", self.target.endpoint))
+    }
+
     /// A signed GET of `path?query`, returning the response with its body still streaming.
     pub async fn get(
         &self,
         path: &str,
         query: &str,
     ) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
-        let mut headers = http::HeaderMap::new();
-        headers.insert("host", self.authority.parse()?);
-        let q = (!query.is_empty()).then_some(query);
-        sigv4::sign(
-            "GET",
-            path,
-            q,
-            &mut headers,
-            b"",
-            &self.target.access_key_id,
-            &self.target.secret_access_key,
-            &self.target.region,
-            "opentrail",
-            chrono::Utc::now(),
-        );
-        let uri = match q {
-            Some(q) => format!("{}{path}?{q}", self.target.endpoint.trim_end_matches('/')),
-            None => format!("{}{path}", self.target.endpoint.trim_end_matches('/')),
-        };
-        let mut req = http::Request::builder()
-            .method("GET")
-            .uri(uri)
-            .body(Full::new(Bytes::new()))?;
-        *req.headers_mut() = headers;
-        self.http
-            .request(req)
+        self.send("GET", path, query, "opentrail", &[], Vec::new())
             .await
-            .context("sending to the server")
     }
 
     /// An AWS JSON 1.1 call (`X-Amz-Target: {target}`) signed for `service`. The outer error
@@ -111,36 +130,20 @@ impl SignedClient {
         target: &str,
         input: &serde_json::Value,
     ) -> anyhow::Result<Result<serde_json::Value, (String, String)>> {
-        let body = serde_json::to_vec(input)?;
-        let mut headers = http::HeaderMap::new();
-        headers.insert("host", self.authority.parse()?);
-        headers.insert(
-            "content-type",
-            http::HeaderValue::from_static("application/x-amz-json-1.1"),
-        );
-        headers.insert("x-amz-target", target.parse()?);
-        sigv4::sign(
-            "POST",
-            "/",
-            None,
-            &mut headers,
-            &body,
-            &self.target.access_key_id,
-            &self.target.secret_access_key,
-            &self.target.region,
-            service,
-            chrono::Utc::now(),
-        );
-        let mut req = http::Request::builder()
-            .method("POST")
-            .uri(format!("{}/", self.target.endpoint.trim_end_matches('/')))
-            .body(Full::new(Bytes::from(body)))?;
-        *req.headers_mut() = headers;
+        let headers = [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", target),
+        ];
         let resp = self
-            .http
-            .request(req)
-            .await
-            .with_context(|| format!("calling {target} at {}", self.target.endpoint))?;
+            .send(
+                "POST",
+                "/",
+                "",
+                service,
+                &headers,
+                serde_json::to_vec(input)?,
+            )
+            .await?;
         let status = resp.status();
         let bytes = resp.into_body().collect().await?.to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&bytes)
@@ -165,37 +168,17 @@ impl SignedClient {
 
     /// Sends one NDJSON batch to `/_opentrail/ingest`.
     pub async fn ingest_ndjson(&self, body: Vec<u8>) -> anyhow::Result<IngestOutcome> {
-        let mut headers = http::HeaderMap::new();
-        headers.insert("host", self.authority.parse()?);
-        headers.insert(
-            "content-type",
-            http::HeaderValue::from_static("application/x-ndjson"),
-        );
-        sigv4::sign(
-            "POST",
-            "/_opentrail/ingest",
-            None,
-            &mut headers,
-            &body,
-            &self.target.access_key_id,
-            &self.target.secret_access_key,
-            &self.target.region,
-            "opentrail",
-            chrono::Utc::now(),
-        );
-        let mut req = http::Request::builder()
-            .method("POST")
-            .uri(format!(
-                "{}/_opentrail/ingest",
-                self.target.endpoint.trim_end_matches('/')
-            ))
-            .body(Full::new(Bytes::from(body)))?;
-        *req.headers_mut() = headers;
+        let headers = [("content-type", "application/x-ndjson")];
         let resp = self
-            .http
-            .request(req)
-            .await
-            .context("sending to the server")?;
+            .send(
+                "POST",
+                "/_opentrail/ingest",
+                "",
+                "opentrail",
+                &headers,
+                body,
+            )
+            .await?;
         let status = resp.status();
         let bytes = resp.into_body().collect().await?.to_bytes();
         if !status.is_success() {

@@ -471,6 +471,29 @@ fn err_after_err(message: &str) -> String {
 }
 
 impl Fixture {
+    /// Validates the main chain's whole range (verbose) and expects every digest and log
+    /// file valid.
+    async fn check_all_six_valid(&self) {
+        let keys = self.public_keys();
+        let req = self.request(t(14, 0, 0), t(20, 30, 0), true);
+        let out = self.full_range(
+            &[6, 5, 4, 3, 2, 1],
+            "6/6 digest files valid\n6/6 log files valid",
+        );
+        self.check(&req, &keys, &out, "", Ok(0)).await;
+    }
+
+    /// The verbose stdout of a run over the main chain's whole range in which digests
+    /// `valid` (newest first) and their log files are valid, ending with `tally`.
+    fn full_range(&self, valid: &[usize], tally: &str) -> String {
+        let body: String = valid.iter().map(|&i| self.all_valid(i)).collect();
+        format!(
+            "{}{body}\nResults requested for 2015-08-17T14:00:00Z to 2015-08-17T20:30:00Z\n\
+             Results found for 2015-08-17T14:01:31Z to 2015-08-17T20:01:31Z:\n\n{tally}\n",
+            head(FULL_HEAD.0, FULL_HEAD.1)
+        )
+    }
+
     /// The verbose lines of a valid digest `i` and all its (valid) log files.
     fn all_valid(&self, i: usize) -> String {
         let d = self.d(i);
@@ -538,30 +561,15 @@ async fn objects_no_digest_lists_are_not_looked_at() {
     let other = fx.d(6).key.replace("_audit_", "_other_");
     fx.put(BUCKET, &other, b"not even gzip".to_vec(), &Metadata::new())
         .await;
-    let keys = fx.public_keys();
-    let req = fx.request(t(14, 0, 0), t(20, 30, 0), true);
-    let body: String = (1..=6).rev().map(|i| fx.all_valid(i)).collect();
-    fx.check(
-        &req,
-        &keys,
-        &format!(
-            "{}{body}\nResults requested for 2015-08-17T14:00:00Z to 2015-08-17T20:30:00Z\n\
-             Results found for 2015-08-17T14:01:31Z to 2015-08-17T20:01:31Z:\n\
-             \n6/6 digest files valid\
-             \n6/6 log files valid\n",
-            head(FULL_HEAD.0, FULL_HEAD.1)
-        ),
-        "",
-        Ok(0),
-    )
-    .await;
+    fx.check_all_six_valid().await;
 }
 
 #[tokio::test]
 async fn check_unlisted_reports_files_planted_inside_digest_periods() {
     let fx = Fixture::main().await;
     // Inside digest 4's period (17:01:31-18:01:31): planted. Before the chain (which starts
-    // at 14:01:31): not expected to be listed. A stray object in a log folder has no log file name: planted too.
+    // at 14:01:31): not expected to be listed. A stray object in a log folder has no log
+    // file name: planted too.
     let planted = fx.put_log(BUCKET, t(17, 45, 0), 777).await.s3_object;
     fx.put_log(BUCKET, t(13, 30, 0), 778).await;
     let stray = format!("team/AWSLogs/{ACCOUNT}/CloudTrail/{SRC}/2015/08/17/notes.txt");
@@ -682,18 +690,10 @@ async fn damaged_digests_are_skipped_with_their_logs() {
 
     let keys = fx.public_keys();
     let req = fx.request(t(14, 0, 0), t(20, 30, 0), true);
-    let out = [
-        head(FULL_HEAD.0, FULL_HEAD.1),
-        fx.all_valid(6),
-        fx.all_valid(3),
-        fx.all_valid(1),
-        "\nResults requested for 2015-08-17T14:00:00Z to 2015-08-17T20:30:00Z\n\
-         Results found for 2015-08-17T14:01:31Z to 2015-08-17T20:01:31Z:\n\
-         \n3/6 digest files valid, 3/6 digest files INVALID\
-         \n4/4 log files valid\n"
-            .to_owned(),
-    ]
-    .concat();
+    let out = fx.full_range(
+        &[6, 3, 1],
+        "3/6 digest files valid, 3/6 digest files INVALID\n4/4 log files valid",
+    );
     let err = [
         err_after_verbose(&digest_invalid(
             BUCKET,
@@ -759,19 +759,10 @@ async fn digests_signed_by_other_keys_are_invalid() {
 
     let keys = fx.public_keys();
     let req = fx.request(t(14, 0, 0), t(20, 30, 0), true);
-    let out = [
-        head(FULL_HEAD.0, FULL_HEAD.1),
-        fx.all_valid(6),
-        fx.all_valid(5),
-        fx.all_valid(3),
-        fx.all_valid(1),
-        "\nResults requested for 2015-08-17T14:00:00Z to 2015-08-17T20:30:00Z\n\
-         Results found for 2015-08-17T14:01:31Z to 2015-08-17T20:01:31Z:\n\
-         \n4/6 digest files valid, 2/6 digest files INVALID\
-         \n4/4 log files valid\n"
-            .to_owned(),
-    ]
-    .concat();
+    let out = fx.full_range(
+        &[6, 5, 3, 1],
+        "4/6 digest files valid, 2/6 digest files INVALID\n4/4 log files valid",
+    );
     let err = [
         err_after_verbose(&digest_invalid(
             BUCKET,
@@ -800,13 +791,9 @@ async fn a_digest_copied_to_another_key_has_moved() {
     fx.put(BUCKET, &copy, o.body.to_vec(), &o.metadata).await;
     let keys = fx.public_keys();
     let req = fx.request(t(14, 0, 0), t(20, 30, 0), true);
-    let body: String = (1..=6).rev().map(|i| fx.all_valid(i)).collect();
-    let out = format!(
-        "{}{body}\nResults requested for 2015-08-17T14:00:00Z to 2015-08-17T20:30:00Z\n\
-         Results found for 2015-08-17T14:01:31Z to 2015-08-17T20:01:31Z:\n\
-         \n6/7 digest files valid, 1/7 digest files INVALID\
-         \n6/6 log files valid\n",
-        head(FULL_HEAD.0, FULL_HEAD.1)
+    let out = fx.full_range(
+        &[6, 5, 4, 3, 2, 1],
+        "6/7 digest files valid, 1/7 digest files INVALID\n6/6 log files valid",
     );
     let err = err_after_err(&digest_invalid(
         BUCKET,
@@ -1047,24 +1034,11 @@ async fn backfill_digests_are_walked_after_the_chain_with_their_own_keys() {
 async fn the_chain_continues_into_the_trails_previous_bucket() {
     let specs = main_chain(|i| if i <= 3 { OLD_BUCKET } else { BUCKET });
     let fx = Fixture::new(Some("team"), None, &specs).await;
-    let keys = fx.public_keys();
-    let req = fx.request(t(14, 0, 0), t(20, 30, 0), true);
-    let body: String = (1..=6).rev().map(|i| fx.all_valid(i)).collect();
-    assert!(body.contains("s3://old-trail-logs/team/AWSLogs/"));
-    fx.check(
-        &req,
-        &keys,
-        &format!(
-            "{}{body}\nResults requested for 2015-08-17T14:00:00Z to 2015-08-17T20:30:00Z\n\
-             Results found for 2015-08-17T14:01:31Z to 2015-08-17T20:01:31Z:\n\
-             \n6/6 digest files valid\
-             \n6/6 log files valid\n",
-            head(FULL_HEAD.0, FULL_HEAD.1)
-        ),
-        "",
-        Ok(0),
-    )
-    .await;
+    assert!(
+        fx.all_valid(1)
+            .contains("s3://old-trail-logs/team/AWSLogs/")
+    );
+    fx.check_all_six_valid().await;
 }
 
 #[tokio::test]
