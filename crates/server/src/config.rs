@@ -46,6 +46,8 @@ pub struct Config {
     pub trails: TrailSettings,
     /// Digest files and their signing keys.
     pub integrity: IntegritySettings,
+    /// CloudTrail Lake: event data store tables and queries.
+    pub lake: LakeSettings,
     /// Notification topics trails can name in `SnsTopicName`.
     pub sns_topics: Vec<opentrail_trails::SnsTopic>,
     /// The organization this account manages, for organization trails.
@@ -131,6 +133,26 @@ impl Default for IntegritySettings {
             key_validity_secs: 30 * 86_400,
             key_rotation_secs: 20 * 86_400,
             master_key_file: None,
+        }
+    }
+}
+
+/// CloudTrail Lake settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LakeSettings {
+    /// Milliseconds within which a matching event is committed to its store's table (10 to
+    /// 60000); each commit is a Parquet file, so longer means fewer, larger files.
+    pub flush_interval_ms: u64,
+    /// Seconds a query may run before it ends as TIMED_OUT (AWS: about an hour).
+    pub query_timeout_secs: u64,
+}
+
+impl Default for LakeSettings {
+    fn default() -> Self {
+        LakeSettings {
+            flush_interval_ms: 1000,
+            query_timeout_secs: 3600,
         }
     }
 }
@@ -256,6 +278,7 @@ impl Default for Config {
             storage: StorageSettings::default(),
             trails: TrailSettings::default(),
             integrity: IntegritySettings::default(),
+            lake: LakeSettings::default(),
             sns_topics: Vec::new(),
             organization: None,
         }
@@ -435,6 +458,11 @@ impl Config {
             || i.key_rotation_secs >= i.key_validity_secs
         {
             return bad("integrity.digest_interval_secs must be 1 to 86400, and integrity.key_rotation_secs more than 0 and less than integrity.key_validity_secs".into());
+        }
+        if !(10..=60_000).contains(&self.lake.flush_interval_ms)
+            || self.lake.query_timeout_secs == 0
+        {
+            return bad("lake.flush_interval_ms must be 10 to 60000 and lake.query_timeout_secs more than 0".into());
         }
         if self.storage.kind == StorageKind::S3 && self.storage.s3.is_none() {
             return bad("storage.kind = \"s3\" needs a [storage.s3] section with endpoint, region, access_key_id and secret_access_key".into());

@@ -156,6 +156,33 @@ impl Server {
             config.organization.clone(),
             kms.clone(),
         ));
+        let event_data_stores = Arc::new(opentrail_lake::stores::EventDataStores::new(
+            catalog.clone(),
+            kms.clone(),
+            config
+                .organization
+                .as_ref()
+                .map(|o| opentrail_lake::stores::Organization {
+                    id: o.id.clone(),
+                    management_account: o.management_account.clone(),
+                }),
+        ));
+        let lake = opentrail_lake::writer::Lake::new(
+            config.data_dir.join("lake").join("tables"),
+            journal.clone(),
+            opentrail_lake::writer::WriterSettings {
+                flush_interval: std::time::Duration::from_millis(config.lake.flush_interval_ms),
+                ..opentrail_lake::writer::WriterSettings::default()
+            },
+        );
+        let queries = opentrail_lake::query::Queries::open(
+            lake.clone(),
+            config.data_dir.join("lake").join("queries"),
+            std::time::Duration::from_secs(config.lake.query_timeout_secs),
+        )
+        .map_err(|e| ServerError::Config {
+            message: format!("opening the lake's query results: {e}"),
+        })?;
         let credentials = Arc::new(credentials);
         let s3 = Arc::new(s3::service(local_store.clone(), credentials.clone()));
         let listener = TcpListener::bind(config.listen)
@@ -178,6 +205,9 @@ impl Server {
             journal,
             credentials,
             trails,
+            event_data_stores,
+            lake,
+            queries,
             keys,
             kms,
             local_store,
@@ -242,6 +272,11 @@ impl Server {
             .enabled
             .then(|| demo::spawn(state.clone(), stop_rx.clone()));
         let retention = spawn_retention(state.clone(), stop_rx.clone());
+        let lake = opentrail_lake::feed::spawn(
+            state.lake.clone(),
+            state.event_data_stores.clone(),
+            stop_rx.clone(),
+        );
         let history = opentrail_history::spawn_consumer(
             state.history_store.clone(),
             state.journal.clone(),
@@ -262,6 +297,8 @@ impl Server {
             let _ = d.await;
         }
         let _ = retention.await;
+        // The lake's consumers commit what they hold before the journal closes.
+        let _ = lake.await;
         let _ = tokio::task::spawn_blocking(move || history.join()).await;
         state.trails.delivery().shutdown().await;
         state.journal.shutdown().await;

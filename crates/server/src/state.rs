@@ -29,6 +29,12 @@ pub struct AppState {
     pub lookup_limiter: Option<Arc<crate::api::history::RateLimiter>>,
     /// Trails and their delivery.
     pub trails: Arc<opentrail_trails::TrailService>,
+    /// CloudTrail Lake event data stores (their configuration and management API).
+    pub event_data_stores: Arc<opentrail_lake::stores::EventDataStores>,
+    /// The event data stores' tables and their journal consumers.
+    pub lake: Arc<opentrail_lake::writer::Lake>,
+    /// CloudTrail Lake queries and their results.
+    pub queries: Arc<opentrail_lake::query::Queries>,
     /// Digest signing keys (ListPublicKeys).
     pub keys: Arc<opentrail_integrity::KeyStore>,
     /// The KMS-style key registry (the KMS API, trail encryption).

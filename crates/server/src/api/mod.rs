@@ -10,6 +10,8 @@
 pub mod history;
 mod integrity;
 mod kms;
+mod lake_query;
+mod lake_stores;
 mod organizations;
 mod routes;
 mod trails;

@@ -95,7 +95,20 @@ pub async fn dispatch(
         "PutEventConfiguration" | "GetEventConfiguration" => {
             Err(not_implemented(operation, Group::Trails))
         }
-        "AddTags" | "RemoveTags" | "ListTags" => super::trails::handle(ctx, operation, input).await,
+        "AddTags" | "RemoveTags" | "ListTags" => {
+            super::lake_stores::tags(ctx, operation, input).await
+        }
+        "CreateEventDataStore"
+        | "GetEventDataStore"
+        | "ListEventDataStores"
+        | "UpdateEventDataStore"
+        | "DeleteEventDataStore"
+        | "RestoreEventDataStore"
+        | "StartEventDataStoreIngestion"
+        | "StopEventDataStoreIngestion" => super::lake_stores::handle(ctx, operation, input).await,
+        "StartQuery" | "GetQueryResults" | "DescribeQuery" | "ListQueries" | "CancelQuery" => {
+            super::lake_query::handle(ctx, operation, input).await
+        }
         _ if group(operation) == Group::Trails => {
             super::trails::handle(ctx, operation, input).await
         }

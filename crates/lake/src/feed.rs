@@ -1,0 +1,68 @@
+//! Keeps the lake's consumers in step with the catalog: a consumer per store that exists,
+//! told whether its store ingests now; the table and journal checkpoint of a store that is
+//! gone for good (deleted and past its 7-day restore window) are removed.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::stores::{EventDataStore, EventDataStores};
+use crate::writer::{Lake, StoreSpec};
+
+/// How often the catalog is read for changes.
+const POLL: Duration = Duration::from_millis(500);
+
+/// The consumer spec of a store. A store pending deletion keeps a consumer that takes
+/// nothing, so that after RestoreEventDataStore it continues from then, not from where it was
+/// deleted; its table stays for the restore.
+pub fn spec_of(store: &EventDataStore) -> StoreSpec {
+    StoreSpec {
+        id: store.id.clone(),
+        account: store.account.clone(),
+        region: store.region.clone(),
+        multi_region: store.multi_region_enabled,
+        selectors: store.advanced_event_selectors.clone(),
+        ingesting: store.is_ingesting(),
+    }
+}
+
+/// Syncs once: consumers for `stores`, and removal of what no store owns any more.
+pub fn sync_once(lake: &Arc<Lake>, stores: &[EventDataStore]) {
+    lake.sync(stores.iter().map(spec_of).collect());
+    let known: HashSet<String> = stores.iter().map(|s| s.id.clone()).collect();
+    lake.purge_unknown(&known);
+}
+
+/// Runs [`sync_once`] now and then every half second until `stop` turns true.
+pub fn spawn(
+    lake: Arc<Lake>,
+    stores: Arc<EventDataStores>,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let listed = {
+                let stores = Arc::clone(&stores);
+                tokio::task::spawn_blocking(move || stores.list_all()).await
+            };
+            match listed {
+                Ok(Ok(all)) => sync_once(&lake, &all),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "the lake cannot read the event data stores")
+                }
+                Err(e) => tracing::error!(error = %e, "the lake's catalog read failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                lake.shutdown().await;
+                return;
+            }
+        }
+    })
+}

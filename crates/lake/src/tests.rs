@@ -1,0 +1,305 @@
+//! The lake end to end in-process: journal entries through a consumer into a Delta table,
+//! then CloudTrail Lake SQL over it, answers checked against a count over the same events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use opentrail_generator::{Generator, WorkloadConfig};
+use opentrail_journal::{Journal, JournalConfig};
+use opentrail_model::selectors::{AdvancedEventSelector, AdvancedFieldSelector};
+use serde_json::Value;
+
+use crate::query::{Queries, QueryStatus, QueryableStore, describe, results_page};
+use crate::writer::{Lake, StoreSpec, WriterSettings};
+
+const STORE: &str = "5e2676f8-9fce-46ef-8142-3e36a94e6691";
+const ACCOUNT: &str = "123456789012";
+
+fn management_only() -> Vec<AdvancedEventSelector> {
+    vec![AdvancedEventSelector {
+        name: Some("mgmt".into()),
+        field_selectors: vec![AdvancedFieldSelector {
+            field: "eventCategory".into(),
+            equals: Some(vec!["Management".into()]),
+            ..AdvancedFieldSelector::default()
+        }],
+    }]
+}
+
+fn spec(ingesting: bool) -> StoreSpec {
+    StoreSpec {
+        id: STORE.into(),
+        account: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        multi_region: true,
+        selectors: management_only(),
+        ingesting,
+    }
+}
+
+fn events(seed: u64, n: usize) -> Vec<Vec<u8>> {
+    let mut g = Generator::new(WorkloadConfig {
+        seed,
+        account_id: ACCOUNT.into(),
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        events_per_day: 50_000.0,
+        anomalies: Vec::new(),
+        include_data_events: true,
+    });
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 20, 0, 0, 0)
+        .single()
+        .expect("time");
+    (0..n)
+        .map(|i| {
+            let r = g.event_at(start + chrono::Duration::seconds(i as i64 * 7));
+            serde_json::to_vec(&r).expect("json")
+        })
+        .collect()
+}
+
+async fn run(queries: &Arc<Queries>, sql: &str) -> Vec<Vec<String>> {
+    let stores = [QueryableStore {
+        id: STORE.into(),
+        arn: format!("arn:aws:cloudtrail:us-east-1:{ACCOUNT}:eventdatastore/{STORE}"),
+        active: true,
+    }];
+    let id = queries
+        .start(ACCOUNT, "us-east-1", sql, &stores)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    for _ in 0..600 {
+        let q = queries.get(ACCOUNT, &id).expect("query");
+        match q.status {
+            QueryStatus::Finished => return q.rows,
+            QueryStatus::Queued | QueryStatus::Running => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => panic!("{sql}: {other:?} {:?}", q.error),
+        }
+    }
+    panic!("{sql}: did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journal_to_table_to_sql_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (journal, _) =
+        Journal::open(dir.path().join("journal"), JournalConfig::default()).expect("journal");
+    let settings = WriterSettings {
+        flush_interval: Duration::from_millis(200),
+        max_rows: 700,
+    };
+    let lake = Lake::new(dir.path().join("lake"), journal.clone(), settings.clone());
+    lake.sync(vec![spec(true)]);
+    // Let the consumer start at the journal's end: a new store takes events from now on.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let all = events(9, 3_000);
+    let appended = journal.append(all.clone()).await.expect("append");
+    let last = appended.first_lsn + u64::from(appended.count) - 1;
+    assert!(
+        lake.wait_for(STORE, last, Duration::from_secs(60)).await,
+        "consumed"
+    );
+
+    let parsed: Vec<Value> = all
+        .iter()
+        .map(|b| serde_json::from_slice(b).expect("json"))
+        .collect();
+    let mgmt: Vec<&Value> = parsed
+        .iter()
+        .filter(|v| v["eventCategory"] == "Management")
+        .collect();
+    assert!(
+        mgmt.len() > 100 && mgmt.len() < parsed.len(),
+        "a mix of categories"
+    );
+
+    let queries = Queries::open(
+        Arc::clone(&lake),
+        dir.path().join("queries"),
+        Duration::from_secs(60),
+    )
+    .expect("queries");
+    let rows = run(&queries, &format!("SELECT count(*) AS n FROM {STORE}")).await;
+    assert_eq!(rows, vec![vec![mgmt.len().to_string()]]);
+
+    // Top event names, case-insensitive identifiers, struct access, Trino functions.
+    let rows = run(
+        &queries,
+        &format!(
+            "SELECT eventName, COUNT(*) AS c FROM {STORE} WHERE useridentity.type = 'IAMUser' \
+             AND eventTime >= '2026-11-20 00:00:00' GROUP BY eventname ORDER BY c DESC, eventname LIMIT 5"
+        ),
+    )
+    .await;
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for v in &mgmt {
+        if v["userIdentity"]["type"] == "IAMUser" {
+            *counts
+                .entry(v["eventName"].as_str().expect("name").to_owned())
+                .or_default() += 1;
+        }
+    }
+    let mut expected: Vec<(String, usize)> = counts.into_iter().collect();
+    expected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    expected.truncate(5);
+    let expected: Vec<Vec<String>> = expected
+        .into_iter()
+        .map(|(n, c)| vec![n, c.to_string()])
+        .collect();
+    assert_eq!(rows, expected);
+
+    let first = mgmt[0];
+    let rows = run(
+        &queries,
+        &format!(
+            "SELECT eventid, eventtime, json_extract_scalar(eventjson, '$.userIdentity.arn') \
+             FROM {STORE} WHERE eventid = '{}'",
+            first["eventID"].as_str().expect("id")
+        ),
+    )
+    .await;
+    let time = first["eventTime"]
+        .as_str()
+        .expect("time")
+        .replace('T', " ")
+        .replace('Z', ".000");
+    assert_eq!(
+        rows,
+        vec![vec![
+            first["eventID"].as_str().expect("id").to_owned(),
+            time,
+            first["userIdentity"]["arn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ]]
+    );
+
+    // Statistics are measured; pages of results.
+    let id = queries
+        .start(
+            ACCOUNT,
+            "us-east-1",
+            &format!("SELECT eventid FROM {STORE} WHERE readonly = true ORDER BY eventid"),
+            &[QueryableStore {
+                id: STORE.into(),
+                arn: String::new(),
+                active: true,
+            }],
+        )
+        .await
+        .expect("start");
+    let q = loop {
+        let q = queries.get(ACCOUNT, &id).expect("q");
+        if q.status == QueryStatus::Finished {
+            break q;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let read_only = mgmt.iter().filter(|v| v["readOnly"] == true).count();
+    let d = describe(&q);
+    assert_eq!(d["QueryStatistics"]["EventsScanned"], mgmt.len() as u64);
+    assert_eq!(d["QueryStatistics"]["EventsMatched"], read_only as u64);
+    assert!(
+        d["QueryStatistics"]["BytesScanned"]
+            .as_u64()
+            .expect("bytes")
+            > 0
+    );
+    let page = results_page(&q, 100, None).expect("page");
+    assert_eq!(page["QueryStatistics"]["TotalResultsCount"], read_only);
+    assert_eq!(
+        page["QueryResultRows"].as_array().expect("rows").len(),
+        100.min(read_only)
+    );
+    let token = page["NextToken"].as_str().expect("token");
+    let page2 = results_page(&q, 100, Some(token)).expect("page 2");
+    assert_ne!(page["QueryResultRows"][0], page2["QueryResultRows"][0]);
+
+    // A restart resumes from the table's own record of the journal: nothing twice.
+    lake.shutdown().await;
+    let lake = Lake::new(dir.path().join("lake"), journal.clone(), settings);
+    lake.sync(vec![spec(true)]);
+    let more = events(10, 200);
+    let appended = journal.append(more.clone()).await.expect("append");
+    let last = appended.first_lsn + u64::from(appended.count) - 1;
+    assert!(lake.wait_for(STORE, last, Duration::from_secs(60)).await);
+    let queries = Queries::open(
+        Arc::clone(&lake),
+        dir.path().join("queries"),
+        Duration::from_secs(60),
+    )
+    .expect("queries");
+    let rows = run(
+        &queries,
+        &format!("SELECT count(*), count(DISTINCT eventid) FROM {STORE}"),
+    )
+    .await;
+    let more_mgmt = more
+        .iter()
+        .filter(|b| {
+            serde_json::from_slice::<Value>(b).expect("json")["eventCategory"] == "Management"
+        })
+        .count();
+    assert_eq!(
+        rows[0][0],
+        (mgmt.len() + more_mgmt).to_string(),
+        "every event once"
+    );
+    assert_eq!(rows[0][0], rows[0][1], "no event twice");
+    lake.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_that_are_not_queries_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (journal, _) =
+        Journal::open(dir.path().join("journal"), JournalConfig::default()).expect("journal");
+    let lake = Lake::new(dir.path().join("lake"), journal, WriterSettings::default());
+    let queries =
+        Queries::open(lake, dir.path().join("queries"), Duration::from_secs(60)).expect("queries");
+    let stores = [QueryableStore {
+        id: STORE.into(),
+        arn: String::new(),
+        active: true,
+    }];
+    for (sql, code) in [
+        (
+            format!("DELETE FROM {STORE}"),
+            "InvalidQueryStatementException",
+        ),
+        (
+            format!("SELECT nosuchcolumn FROM {STORE}"),
+            "InvalidQueryStatementException",
+        ),
+        ("SELECT 1".to_owned(), "InvalidQueryStatementException"),
+        (
+            "SELECT * FROM 00000000-0000-0000-0000-000000000000".to_owned(),
+            "EventDataStoreNotFoundException",
+        ),
+    ] {
+        let e = queries
+            .start(ACCOUNT, "us-east-1", &sql, &stores)
+            .await
+            .expect_err(&sql);
+        assert_eq!(e.code(), code, "{sql}: {e}");
+    }
+    // An empty store answers with no rows.
+    let id = queries
+        .start(
+            ACCOUNT,
+            "us-east-1",
+            &format!("SELECT * FROM {STORE}"),
+            &stores,
+        )
+        .await
+        .expect("start");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let q = queries.get(ACCOUNT, &id).expect("q");
+    assert_eq!(q.status, QueryStatus::Finished, "{:?}", q.error);
+    assert!(q.rows.is_empty());
+    assert!(!q.columns.iter().any(|c| c == "eventday"));
+}

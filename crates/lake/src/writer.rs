@@ -1,0 +1,419 @@
+//! The lake consumers: one task per event data store reads the journal from where the store's
+//! table says it stopped, keeps the events the store's selectors match while it ingests, and
+//! commits them to the store's Delta table. The journal position rides in the same Delta
+//! commit (an application transaction), so a crash between writing and recording the
+//! position cannot happen: exactly once.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use deltalake::DeltaTable;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::parquet::basic::{Compression, ZstdLevel};
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::protocol::SaveMode;
+use opentrail_journal::Journal;
+use opentrail_model::selectors::{AdvancedEventSelector, EventFacts};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use url::Url;
+
+use crate::LakeError;
+use crate::schema::{self, PARTITION_COLUMN};
+
+/// The Delta application id under which commits record the journal position.
+pub const JOURNAL_APP_ID: &str = "opentrail-journal";
+
+/// What a consumer needs to know of its event data store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreSpec {
+    /// The store's id (the UUID ending its ARN); names its table directory.
+    pub id: String,
+    /// Owning account: only its events are kept.
+    pub account: String,
+    /// Home region.
+    pub region: String,
+    /// Whether events of every region are kept, or only the home region's.
+    pub multi_region: bool,
+    /// The store's selectors (OR of selectors, AND of fields).
+    pub selectors: Vec<AdvancedEventSelector>,
+    /// Whether the store ingests now (ENABLED); stopped stores skip what passes meanwhile.
+    pub ingesting: bool,
+}
+
+impl StoreSpec {
+    fn keeps(&self, record: &[u8]) -> bool {
+        let Some(facts) = EventFacts::parse(record) else {
+            return false;
+        };
+        let account_ok = facts
+            .recipient_account_id
+            .as_deref()
+            .is_none_or(|a| a == self.account);
+        let region_ok =
+            self.multi_region || facts.aws_region.as_deref() == Some(self.region.as_str());
+        account_ok && region_ok && self.selectors.iter().any(|s| s.matches(&facts))
+    }
+}
+
+/// How consumers batch commits.
+#[derive(Debug, Clone)]
+pub struct WriterSettings {
+    /// Commit within this long of the first uncommitted event.
+    pub flush_interval: Duration,
+    /// Commit at this many rows.
+    pub max_rows: usize,
+}
+
+impl Default for WriterSettings {
+    fn default() -> Self {
+        WriterSettings {
+            flush_interval: Duration::from_secs(1),
+            max_rows: 100_000,
+        }
+    }
+}
+
+struct Consumer {
+    spec: watch::Sender<StoreSpec>,
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+}
+
+/// The lake's tables and their consumers.
+pub struct Lake {
+    dir: PathBuf,
+    journal: Journal,
+    settings: WriterSettings,
+    consumers: Mutex<HashMap<String, Consumer>>,
+}
+
+impl Lake {
+    /// A lake keeping each store's table under `dir/<store id>/`.
+    pub fn new(dir: PathBuf, journal: Journal, settings: WriterSettings) -> Arc<Lake> {
+        Arc::new(Lake {
+            dir,
+            journal,
+            settings,
+            consumers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Where a store's table lives.
+    pub fn table_dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    /// Opens a store's table; `None` before its first commit.
+    pub async fn open_table(&self, id: &str) -> Result<Option<DeltaTable>, LakeError> {
+        open_table(&self.table_dir(id)).await
+    }
+
+    /// Makes the running consumers those of `specs`: starts new ones, hands changed specs to
+    /// running ones, stops the rest (their tables stay).
+    pub fn sync(self: &Arc<Self>, specs: Vec<StoreSpec>) {
+        let Ok(mut consumers) = self.consumers.lock() else {
+            return;
+        };
+        let wanted: HashMap<String, StoreSpec> =
+            specs.into_iter().map(|s| (s.id.clone(), s)).collect();
+        consumers.retain(|id, c| {
+            let keep = wanted.contains_key(id) && !c.handle.is_finished();
+            if !keep {
+                let _ = c.stop.send(true);
+            }
+            keep
+        });
+        for (id, spec) in wanted {
+            match consumers.get(&id) {
+                Some(c) => {
+                    c.spec.send_if_modified(|s| {
+                        let changed = *s != spec;
+                        *s = spec.clone();
+                        changed
+                    });
+                }
+                None => {
+                    let (spec_tx, spec_rx) = watch::channel(spec);
+                    let (stop_tx, stop_rx) = watch::channel(false);
+                    let lake = Arc::clone(self);
+                    let handle = tokio::spawn(async move {
+                        lake.consume(spec_rx, stop_rx).await;
+                    });
+                    consumers.insert(
+                        id,
+                        Consumer {
+                            spec: spec_tx,
+                            stop: stop_tx,
+                            handle,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Removes the tables and journal checkpoints of stores not in `known` (deleted for
+    /// good), so the journal can reclaim what only they still held.
+    pub fn purge_unknown(&self, known: &std::collections::HashSet<String>) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let Ok(id) = e.file_name().into_string() else {
+                continue;
+            };
+            if known.contains(&id) {
+                continue;
+            }
+            if let Ok(mut c) = self.consumers.lock()
+                && let Some(c) = c.remove(&id)
+            {
+                c.handle.abort();
+            }
+            match std::fs::remove_dir_all(e.path()) {
+                Ok(()) => {
+                    tracing::info!(store = %id, "removed the table of a deleted event data store");
+                    let _ = self.journal.remove_checkpoint(&consumer_name(&id));
+                }
+                Err(err) => {
+                    tracing::warn!(store = %id, error = %err, "could not remove a deleted store's table")
+                }
+            }
+        }
+    }
+
+    /// Stops every consumer after it commits what it holds.
+    pub async fn shutdown(&self) {
+        let handles: Vec<JoinHandle<()>> = match self.consumers.lock() {
+            Ok(mut c) => c
+                .drain()
+                .map(|(_, c)| {
+                    let _ = c.stop.send(true);
+                    c.handle
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        for h in handles {
+            let _ = h.await;
+        }
+    }
+
+    /// Waits until every consumer has committed the journal up to `lsn` (tests, import).
+    pub async fn wait_for(&self, id: &str, lsn: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self
+                .journal
+                .checkpoint(&consumer_name(id))
+                .ok()
+                .flatten()
+                .is_some_and(|c| c >= lsn)
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    async fn consume(
+        &self,
+        mut spec_rx: watch::Receiver<StoreSpec>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let id = spec_rx.borrow().id.clone();
+        let name = consumer_name(&id);
+        let dir = self.table_dir(&id);
+        let mut backoff = Duration::from_millis(200);
+        let (mut table, committed) = loop {
+            match self.position(&dir, &name).await {
+                Ok(p) => break p,
+                Err(e) => {
+                    tracing::error!(store = %id, error = %e, "lake table cannot be opened; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        };
+        let _ = self.journal.save_checkpoint(&name, committed);
+        let mut reader = self.journal.reader(committed + 1);
+        let mut rows: Vec<Value> = Vec::new();
+        let mut last_lsn = committed;
+        let mut first_row: Option<Instant> = None;
+        let mut last_saved = Instant::now();
+        loop {
+            let stopping = *stop.borrow();
+            let spec = spec_rx.borrow_and_update().clone();
+            let entries = if stopping {
+                Vec::new()
+            } else {
+                match reader.read_batch(4096) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::error!(store = %id, error = %e, "lake consumer cannot read the journal");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                }
+            };
+            let empty = entries.is_empty();
+            for e in entries {
+                last_lsn = e.lsn;
+                if spec.ingesting
+                    && spec.keeps(&e.data)
+                    && let Some(r) = schema::row(&e.data)
+                {
+                    rows.push(r);
+                    first_row.get_or_insert_with(Instant::now);
+                }
+            }
+            let due = !rows.is_empty()
+                && (stopping
+                    || rows.len() >= self.settings.max_rows
+                    || first_row.is_some_and(|t| t.elapsed() >= self.settings.flush_interval));
+            if due {
+                match commit(table.take(), &dir, &rows, last_lsn).await {
+                    Ok(t) => {
+                        table = Some(t);
+                        rows.clear();
+                        first_row = None;
+                        let _ = self.journal.save_checkpoint(&name, last_lsn);
+                        last_saved = Instant::now();
+                        backoff = Duration::from_millis(200);
+                    }
+                    Err(e) => {
+                        tracing::error!(store = %id, error = %e, "lake commit failed; retrying");
+                        table = open_table(&dir).await.ok().flatten();
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                        continue;
+                    }
+                }
+            } else if rows.is_empty()
+                && last_lsn > committed
+                && last_saved.elapsed() >= Duration::from_secs(1)
+            {
+                // Nothing pending: everything up to here is in the table or not for it.
+                let _ = self.journal.save_checkpoint(&name, last_lsn);
+                last_saved = Instant::now();
+            }
+            if stopping && rows.is_empty() {
+                return;
+            }
+            if empty {
+                let wait = match first_row {
+                    Some(t) => self.settings.flush_interval.saturating_sub(t.elapsed()),
+                    None => Duration::from_secs(1),
+                };
+                tokio::select! {
+                    _ = tokio::time::timeout(wait, reader.wait()) => {}
+                    _ = stop.changed() => {}
+                    _ = spec_rx.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// The table (if any) and the last journal position it accounts for: the later of the
+    /// Delta application transaction (what the table holds) and the consumer's checkpoint
+    /// (saved only when nothing is pending, so entries up to it are in the table or not for
+    /// it, e.g. passed while ingestion was stopped); for a new store, the journal's end: it
+    /// takes events from its creation on.
+    async fn position(
+        &self,
+        dir: &Path,
+        name: &str,
+    ) -> Result<(Option<DeltaTable>, u64), LakeError> {
+        let table = open_table(dir).await?;
+        let mut committed = None;
+        if let Some(t) = &table {
+            committed = t
+                .snapshot()
+                .map_err(table_error)?
+                .transaction_version(t.log_store().as_ref(), JOURNAL_APP_ID)
+                .await
+                .map_err(table_error)?
+                .map(|v| u64::try_from(v).unwrap_or(0));
+        }
+        let checkpoint = self.journal.checkpoint(name).map_err(journal_error)?;
+        let from = match (committed, checkpoint) {
+            (None, None) => self.journal.durable_lsn(),
+            (a, b) => a.unwrap_or(0).max(b.unwrap_or(0)),
+        };
+        Ok((table, from))
+    }
+}
+
+fn consumer_name(id: &str) -> String {
+    format!("lake-{id}")
+}
+
+fn table_error(e: impl std::fmt::Display) -> LakeError {
+    LakeError::Internal(e.to_string())
+}
+
+fn journal_error(e: impl std::fmt::Display) -> LakeError {
+    LakeError::Internal(format!("journal: {e}"))
+}
+
+fn table_url(dir: &Path) -> Result<Url, LakeError> {
+    Url::from_directory_path(dir)
+        .map_err(|()| LakeError::Internal(format!("{} is not an absolute path", dir.display())))
+}
+
+/// Opens the table in `dir`; `None` when it has no commit yet.
+pub async fn open_table(dir: &Path) -> Result<Option<DeltaTable>, LakeError> {
+    if !dir.join("_delta_log").exists() {
+        return Ok(None);
+    }
+    let table = DeltaTable::try_from_url(table_url(dir)?)
+        .await
+        .map_err(table_error)?;
+    Ok(table.version().is_some().then_some(table))
+}
+
+/// Appends `rows` as one Delta commit that also records `lsn` as the journal position.
+async fn commit(
+    table: Option<DeltaTable>,
+    dir: &Path,
+    rows: &[Value],
+    lsn: u64,
+) -> Result<DeltaTable, LakeError> {
+    let batch = schema::batch(rows)?;
+    let table = match table {
+        Some(t) => t,
+        None => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| LakeError::Internal(format!("creating {}: {e}", dir.display())))?;
+            DeltaTable::try_from_url(table_url(dir)?)
+                .await
+                .map_err(table_error)?
+        }
+    };
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).map_err(table_error)?,
+        ))
+        .build();
+    let version = i64::try_from(lsn).map_err(table_error)?;
+    table
+        .write(vec![batch])
+        .with_save_mode(SaveMode::Append)
+        .with_partition_columns([PARTITION_COLUMN])
+        .with_writer_properties(props)
+        .with_commit_properties(
+            CommitProperties::default()
+                .with_application_transaction(Transaction::new(JOURNAL_APP_ID, version)),
+        )
+        .await
+        .map_err(table_error)
+}
