@@ -274,3 +274,30 @@ def test_stopped_ingestion_skips_events_and_restarts_carry_on(tmp_path):
         assert names == ["After", "AfterRestart", "Before"]
     finally:
         srv.close()
+
+
+def test_retention_drops_events_older_than_the_period(tmp_path):
+    srv = Server(data_dir=str(tmp_path), config_toml="[lake]\nretention_check_secs = 1\n").start()
+    try:
+        ct = srv.client()
+        store = ct.create_event_data_store(Name="week", RetentionPeriod=7)["EventDataStoreArn"].rsplit("/", 1)[1]
+        time.sleep(1.5)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        old = [record(eventName="Old", eventTime=iso(now - datetime.timedelta(days=30, minutes=i))) for i in range(20)]
+        edge = [record(eventName="Edge", eventTime=iso(now - datetime.timedelta(days=7, hours=1)))]
+        recent = [record(eventName="Recent", eventTime=iso(now - datetime.timedelta(days=6, minutes=i))) for i in range(5)]
+        assert srv.ingest(old + edge + recent).status_code == 200
+        def names():
+            return collections.Counter(r[0] for r in query(
+                ct, f"SELECT eventname FROM {store} WHERE eventsource = 's3.amazonaws.com'"))
+        deadline = time.time() + 60
+        while time.time() < deadline and names() != {"Recent": 5}:
+            time.sleep(0.5)
+        assert names() == {"Recent": 5}
+        # The deletion is in the table itself: other readers see it too.
+        from deltalake import DeltaTable
+        rows = DeltaTable(os.path.join(srv.data_dir, "lake", "tables", store)).to_pyarrow_table().to_pylist()
+        assert sorted({r["eventname"] for r in rows if r["eventsource"] == "s3.amazonaws.com"}) == ["Recent"]
+    finally:
+        srv.close()

@@ -48,6 +48,8 @@ def test_readme_shell_and_python_examples_run(tmp_path):
         assert len(found) == 3 and all(a == b and c == d and int(a) > 0 and int(c) > 0 for a, b, c, d in found), out.stdout
         assert len(set(found)) == 1, found
         assert "INVALID" not in out.stdout + out.stderr
+        # The lake query finds the call made after the store was created.
+        assert re.search(r"^ListTrails$", out.stdout, re.M), out.stdout
 
         py_env = dict(env, AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "opentrail-data" / "credentials"),
                       AWS_PROFILE="opentrail", AWS_DEFAULT_REGION="us-east-1")

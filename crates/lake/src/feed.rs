@@ -36,20 +36,44 @@ pub fn sync_once(lake: &Arc<Lake>, stores: &[EventDataStore]) {
     lake.purge_unknown(&known);
 }
 
-/// Runs [`sync_once`] now and then every half second until `stop` turns true.
+/// Deletes what each store keeps beyond its retention period.
+async fn enforce_retention(lake: &Lake, stores: &[EventDataStore]) {
+    for s in stores {
+        match lake.enforce_retention(&s.id, s.retention_period).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(store = %s.id, rows = n, days = s.retention_period, "removed events past the store's retention period")
+            }
+            Err(e) => {
+                tracing::warn!(store = %s.id, error = %e, "retention could not be enforced; will retry")
+            }
+        }
+    }
+}
+
+/// Runs [`sync_once`] now and then every half second, and retention every
+/// `retention_every`, until `stop` turns true.
 pub fn spawn(
     lake: Arc<Lake>,
     stores: Arc<EventDataStores>,
     mut stop: watch::Receiver<bool>,
+    retention_every: Duration,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let mut last_retention: Option<std::time::Instant> = None;
         loop {
             let listed = {
                 let stores = Arc::clone(&stores);
                 tokio::task::spawn_blocking(move || stores.list_all()).await
             };
             match listed {
-                Ok(Ok(all)) => sync_once(&lake, &all),
+                Ok(Ok(all)) => {
+                    sync_once(&lake, &all);
+                    if last_retention.is_none_or(|t| t.elapsed() >= retention_every) {
+                        last_retention = Some(std::time::Instant::now());
+                        enforce_retention(&lake, &all).await;
+                    }
+                }
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "the lake cannot read the event data stores")
                 }

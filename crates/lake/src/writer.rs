@@ -157,6 +157,28 @@ impl Lake {
         }
     }
 
+    /// Deletes store `id`'s events whose `eventTime` is older than `days` days (retention is
+    /// judged by event time, as in AWS). Files wholly older go without rewriting, through the
+    /// day partitions; only the boundary day's files are rewritten. Returns the rows removed
+    /// (when the table can count them).
+    pub async fn enforce_retention(&self, id: &str, days: u32) -> Result<u64, LakeError> {
+        let Some(table) = self.open_table(id).await? else {
+            return Ok(0);
+        };
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        let predicate = format!(
+            "{PARTITION_COLUMN} < '{}' OR eventtime < '{}'",
+            cutoff.format("%Y-%m-%d"),
+            cutoff.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        );
+        let (_, metrics) = table
+            .delete()
+            .with_predicate(predicate)
+            .await
+            .map_err(table_error)?;
+        Ok(metrics.num_deleted_rows.unwrap_or(0) as u64)
+    }
+
     /// Removes the tables and journal checkpoints of stores not in `known` (deleted for
     /// good), so the journal can reclaim what only they still held.
     pub fn purge_unknown(&self, known: &std::collections::HashSet<String>) {
