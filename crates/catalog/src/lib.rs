@@ -59,6 +59,38 @@ pub struct Tag {
     pub value: Option<String>,
 }
 
+/// Checks tags against AWS's rules (the same for every CloudTrail resource); `Err` is the
+/// message for the caller's `InvalidTagParameterException`.
+pub fn check_tags(tags: &[Tag]) -> Result<(), String> {
+    let ok_chars = |s: &str| {
+        s.chars()
+            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+    };
+    for t in tags {
+        let n = t.key.chars().count();
+        if n == 0 || n > 128 || !ok_chars(&t.key) {
+            return Err(format!(
+                "Tag key {:?} is not valid: keys are 1 to 128 letters, digits, spaces and _.:/=+-@.",
+                t.key
+            ));
+        }
+        if t.key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(format!(
+                "Tag key {:?} is reserved: keys must not start with aws:.",
+                t.key
+            ));
+        }
+        if let Some(v) = &t.value
+            && (v.chars().count() > 256 || !ok_chars(v))
+        {
+            return Err(format!(
+                "Tag value {v:?} is not valid: values are up to 256 letters, digits, spaces and _.:/=+-@."
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The catalog database.
 pub struct Catalog {
     conn: Mutex<Connection>,

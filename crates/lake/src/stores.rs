@@ -456,68 +456,16 @@ fn validate_retention(days: i64, mode: BillingMode) -> Result<u32, LakeError> {
 
 /// Checks tags against AWS's rules (the same as for trails).
 pub fn validate_tags(tags: &[Tag]) -> Result<(), LakeError> {
-    let ok_chars = |s: &str| {
-        s.chars()
-            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
-    };
-    for t in tags {
-        let n = t.key.chars().count();
-        if n == 0 || n > 128 || !ok_chars(&t.key) {
-            return Err(LakeError::InvalidTagParameter(format!(
-                "Tag key {:?} is not valid: keys are 1 to 128 letters, digits, spaces and _.:/=+-@.",
-                t.key
-            )));
-        }
-        if t.key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(LakeError::InvalidTagParameter(format!(
-                "Tag key {:?} is reserved: keys must not start with aws:.",
-                t.key
-            )));
-        }
-        if let Some(v) = &t.value
-            && (v.chars().count() > 256 || !ok_chars(v))
-        {
-            return Err(LakeError::InvalidTagParameter(format!(
-                "Tag value {v:?} is not valid: values are up to 256 letters, digits, spaces and _.:/=+-@."
-            )));
-        }
-    }
-    Ok(())
+    opentrail_catalog::check_tags(tags).map_err(LakeError::InvalidTagParameter)
 }
 
 /// `KmsKeyId` in its full ARN form: a key ARN, alias ARN, key id or alias name.
 fn kms_key_arn(id: &str, region: &str, account: &str) -> Result<String, LakeError> {
-    let invalid = || {
+    opentrail_kms::key_id_to_arn(id, region, account).ok_or_else(|| {
         LakeError::InvalidKmsKeyId(format!(
             "KMS key {id:?} is not a valid key ARN, alias ARN, key id or alias name."
         ))
-    };
-    if id.starts_with("arn:") {
-        let parts: Vec<&str> = id.splitn(6, ':').collect();
-        if parts.len() != 6
-            || parts[2] != "kms"
-            || !(parts[5].starts_with("key/") || parts[5].starts_with("alias/"))
-        {
-            return Err(invalid());
-        }
-        return Ok(id.to_owned());
-    }
-    if let Some(alias) = id.strip_prefix("alias/") {
-        if alias.is_empty()
-            || alias.len() > 256
-            || alias.starts_with("aws")
-            || !alias
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
-        {
-            return Err(invalid());
-        }
-        return Ok(format!("arn:aws:kms:{region}:{account}:{id}"));
-    }
-    if id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-        return Ok(format!("arn:aws:kms:{region}:{account}:key/{id}"));
-    }
-    Err(invalid())
+    })
 }
 
 fn not_found(given: &str, account: &str, region: &str) -> LakeError {

@@ -71,33 +71,7 @@ fn now_secs() -> f64 {
 
 /// Checks a tag list against AWS's rules.
 pub fn validate_tags(tags: &[Tag]) -> Result<(), TrailError> {
-    let ok_chars = |s: &str| {
-        s.chars()
-            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
-    };
-    for t in tags {
-        let n = t.key.chars().count();
-        if n == 0 || n > 128 || !ok_chars(&t.key) {
-            return Err(TrailError::InvalidTagParameter(format!(
-                "Tag key {:?} is not valid: keys are 1 to 128 letters, digits, spaces and _.:/=+-@.",
-                t.key
-            )));
-        }
-        if t.key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(TrailError::InvalidTagParameter(format!(
-                "Tag key {:?} is reserved: keys must not start with aws:.",
-                t.key
-            )));
-        }
-        if let Some(v) = &t.value
-            && (v.chars().count() > 256 || !ok_chars(v))
-        {
-            return Err(TrailError::InvalidTagParameter(format!(
-                "Tag value {v:?} is not valid: values are up to 256 letters, digits, spaces and _.:/=+-@."
-            )));
-        }
-    }
-    Ok(())
+    opentrail_catalog::check_tags(tags).map_err(TrailError::InvalidTagParameter)
 }
 
 impl TrailService {

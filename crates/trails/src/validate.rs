@@ -56,37 +56,11 @@ pub fn validate_prefix(prefix: &str) -> Result<(), TrailError> {
 
 /// `KmsKeyId`: a key ARN, alias ARN, key id or alias name. Returns the full ARN form.
 pub fn validate_kms_key_id(id: &str, region: &str, account: &str) -> Result<String, TrailError> {
-    let invalid = || {
+    opentrail_kms::key_id_to_arn(id, region, account).ok_or_else(|| {
         TrailError::InvalidKmsKeyId(format!(
             "KMS key {id:?} is not a valid key ARN, alias ARN, key id or alias name."
         ))
-    };
-    if id.starts_with("arn:") {
-        let parts: Vec<&str> = id.splitn(6, ':').collect();
-        if parts.len() != 6
-            || parts[2] != "kms"
-            || !(parts[5].starts_with("key/") || parts[5].starts_with("alias/"))
-        {
-            return Err(invalid());
-        }
-        return Ok(id.to_owned());
-    }
-    if let Some(alias) = id.strip_prefix("alias/") {
-        if alias.is_empty()
-            || alias.len() > 256
-            || alias.starts_with("aws")
-            || !alias
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
-        {
-            return Err(invalid());
-        }
-        return Ok(format!("arn:aws:kms:{region}:{account}:{id}"));
-    }
-    if id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-        return Ok(format!("arn:aws:kms:{region}:{account}:key/{id}"));
-    }
-    Err(invalid())
+    })
 }
 
 /// Checks CloudWatch Logs settings. opentrail does not deliver to CloudWatch Logs, so valid
