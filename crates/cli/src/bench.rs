@@ -30,6 +30,26 @@ enum BenchCommand {
     History(HistoryBench),
     /// Trail delivery: throughput for one and five trails, latency, gzip beside GNU gzip.
     Trails(TrailsBench),
+    /// CloudTrail Lake: write rate into a store's Delta table, bytes per event beside gzip
+    /// JSON log files, and typical queries through StartQuery.
+    Lake(LakeBench),
+}
+
+#[derive(Args)]
+struct LakeBench {
+    /// Working directory (created; must not exist). The table, the log files and the
+    /// queries with opentrail's answers stay there for `benches/lake_duckdb.py`.
+    #[arg(long)]
+    dir: std::path::PathBuf,
+    /// Events to generate and write into the store.
+    #[arg(long, default_value_t = 10_000_000)]
+    events: usize,
+    /// Runs of each query.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Events appended to the journal before each consumer pass (bounds the journal's disk use).
+    #[arg(long, default_value_t = 1_000_000)]
+    chunk: usize,
 }
 
 #[derive(Args)]
@@ -119,6 +139,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Journal(a) => journal(a).await,
         BenchCommand::Parse(a) => parse(a),
         BenchCommand::Trails(a) => crate::bench_trails::run(a.events, a.dir).await,
+        BenchCommand::Lake(a) => {
+            crate::bench_lake::run(crate::bench_lake::Options {
+                dir: a.dir,
+                events: a.events,
+                runs: a.runs,
+                chunk: a.chunk,
+            })
+            .await
+        }
         BenchCommand::History(a) => {
             let mut cfg = opentrail_history::HistoryConfig::default();
             if let Some(l) = a.compression_level {

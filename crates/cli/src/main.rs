@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_history;
+mod bench_lake;
 mod bench_trails;
 mod client;
 mod generate;
