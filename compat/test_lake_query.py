@@ -244,6 +244,104 @@ def test_the_table_reads_the_same_without_opentrail(lake):
                               "AND errorcode = 'AccessDenied'")[0][0])
 
 
+def delivered(ct, qid, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        d = ct.describe_query(QueryId=qid)
+        if d.get("DeliveryStatus") not in (None, "PENDING"):
+            return d
+        time.sleep(0.1)
+    raise AssertionError("results were not delivered")
+
+
+def test_results_are_delivered_to_s3_as_signed_gzip_csv(lake):
+    import csv
+    import gzip
+    import hashlib
+    import io
+    import json
+    import rsa
+    srv, ct, store, sent, _ = lake
+    s3 = srv.s3()
+    s3.create_bucket(Bucket="lake-results")
+    sql = (f"SELECT eventname, count(*) AS n, max(useridentity.username) AS u FROM {store} "
+           "WHERE eventsource = 's3.amazonaws.com' GROUP BY eventname ORDER BY eventname")
+    qid = ct.start_query(QueryStatement=sql, DeliveryS3Uri="s3://lake-results/team/results/")["QueryId"]
+    d = delivered(ct, qid)
+    assert d["QueryStatus"] == "FINISHED" and d["DeliveryStatus"] == "SUCCESS", d
+    assert d["DeliveryS3Uri"] == "s3://lake-results/team/results/"
+    created = d["QueryStatistics"]["CreationTime"].astimezone(datetime.timezone.utc)
+    folder = f"team/results/AWSLogs/{ACCOUNT}/CloudTrail-Lake/Query/{created:%Y/%m/%d}/{qid}/"
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="lake-results", Prefix=folder)["Contents"])
+    assert keys == [folder + "result_1.csv.gz", folder + "result_sign.json"]
+    body = s3.get_object(Bucket="lake-results", Key=folder + "result_1.csv.gz")["Body"].read()
+    table = list(csv.reader(io.StringIO(gzip.decompress(body).decode())))
+    want = collections.Counter(e["eventName"] for e in sent)
+    assert table[0] == ["eventname", "n", "u"]
+    assert [(r[0], int(r[1])) for r in table[1:]] == sorted(want.items())
+    assert table[1:] == rows_of(ct, qid)[0], "the file holds what GetQueryResults returns"
+    # The signing file (spec 5.6) verifies with the region's public key, as
+    # `aws cloudtrail verify-query-results` checks it.
+    sign = json.loads(s3.get_object(Bucket="lake-results", Key=folder + "result_sign.json")["Body"].read())
+    assert sign["version"] == "1.0" and sign["region"] == "us-east-1"
+    assert sign["hashAlgorithm"] == "SHA-256" and sign["signatureAlgorithm"] == "SHA256withRSA"
+    assert sign["files"] == [{"fileHashValue": hashlib.sha256(body).hexdigest(), "fileName": "result_1.csv.gz"}]
+    assert datetime.datetime.strptime(sign["queryCompleteTime"], "%Y-%m-%dT%H:%M:%SZ")
+    keys_by_fp = {k["Fingerprint"]: k["Value"] for k in ct.list_public_keys()["PublicKeyList"]}
+    public = rsa.PublicKey.load_pkcs1(keys_by_fp[sign["publicKeyFingerprint"]], format="DER")
+    signed = " ".join(f["fileHashValue"] for f in sign["files"]).encode()
+    assert rsa.verify(signed, bytes.fromhex(sign["hashSignature"]), public) == "SHA-256"
+    with pytest.raises(rsa.VerificationError):
+        rsa.verify(signed + b" tampered", bytes.fromhex(sign["hashSignature"]), public)
+    # An empty result is a header-only file; no prefix puts the folder at the bucket's root.
+    qid = ct.start_query(QueryStatement=f"SELECT eventid FROM {store} WHERE eventname = 'NoSuchCall'",
+                         DeliveryS3Uri="s3://lake-results")["QueryId"]
+    assert delivered(ct, qid)["DeliveryStatus"] == "SUCCESS"
+    listed = s3.list_objects_v2(Bucket="lake-results", Prefix=f"AWSLogs/{ACCOUNT}/CloudTrail-Lake/Query/")["Contents"]
+    csv_key = [o["Key"] for o in listed if qid in o["Key"] and o["Key"].endswith(".csv.gz")]
+    assert gzip.decompress(s3.get_object(Bucket="lake-results", Key=csv_key[0])["Body"].read()) == b"eventid\n"
+    # A query without DeliveryS3Uri has no delivery fields.
+    d = ct.describe_query(QueryId=ct.start_query(QueryStatement=f"SELECT 1 FROM {store} LIMIT 1")["QueryId"])
+    assert "DeliveryS3Uri" not in d and "DeliveryStatus" not in d
+
+
+def test_delivery_targets_are_checked_at_start(lake):
+    srv, ct, store, _, _ = lake
+    s3 = srv.s3()
+    sql = f"SELECT count(*) FROM {store}"
+    raw = boto3.client("cloudtrail", endpoint_url=srv.endpoint, region_name="us-east-1",
+                       aws_access_key_id=srv.key, aws_secret_access_key=srv.secret,
+                       config=botocore.config.Config(parameter_validation=False))
+    assert code(lambda: ct.start_query(QueryStatement=sql, DeliveryS3Uri="s3://no-such-bucket-here/x")) \
+        == "S3BucketDoesNotExistException"
+    assert code(lambda: raw.start_query(QueryStatement=sql, DeliveryS3Uri="s3://Bad_Bucket/x")) \
+        == "InvalidS3BucketNameException"
+    assert code(lambda: raw.start_query(QueryStatement=sql, DeliveryS3Uri="s3://lake-policy/a//b")) \
+        == "InvalidS3PrefixException"
+    # A bucket policy that lets CloudTrail write only trail logs refuses query results.
+    s3.create_bucket(Bucket="lake-policy")
+    statement = lambda action, resource: {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                                          "Action": action, "Resource": resource}
+    import json
+    policy = {"Version": "2012-10-17", "Statement": [
+        statement("s3:GetBucketAcl", "arn:aws:s3:::lake-policy"),
+        statement("s3:PutObject", f"arn:aws:s3:::lake-policy/AWSLogs/{ACCOUNT}/CloudTrail/*")]}
+    s3.put_bucket_policy(Bucket="lake-policy", Policy=json.dumps(policy))
+    assert code(lambda: ct.start_query(QueryStatement=sql, DeliveryS3Uri="s3://lake-policy")) \
+        == "InsufficientS3BucketPolicyException"
+    policy["Statement"][1] = statement("s3:PutObject", f"arn:aws:s3:::lake-policy/AWSLogs/{ACCOUNT}/*")
+    s3.put_bucket_policy(Bucket="lake-policy", Policy=json.dumps(policy))
+    qid = ct.start_query(QueryStatement=sql, DeliveryS3Uri="s3://lake-policy")["QueryId"]
+    assert delivered(ct, qid)["DeliveryStatus"] == "SUCCESS"
+    # A cancelled query delivers nothing.
+    qid = ct.start_query(QueryStatement=f"SELECT count(*) FROM {store} a, {store} b, {store} c "
+                                        "WHERE a.eventname <> c.useragent", DeliveryS3Uri="s3://lake-policy")["QueryId"]
+    ct.cancel_query(QueryId=qid)
+    assert ct.describe_query(QueryId=qid)["DeliveryStatus"] == "CANCELLED"
+    listed = s3.list_objects_v2(Bucket="lake-policy", Prefix=f"AWSLogs/{ACCOUNT}/")["Contents"]
+    assert not [o for o in listed if qid in o["Key"]]
+
+
 def test_stopped_ingestion_skips_events_and_restarts_carry_on(tmp_path):
     srv = Server(data_dir=str(tmp_path)).start()
     try:

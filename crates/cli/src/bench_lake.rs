@@ -210,7 +210,7 @@ async fn run_query(queries: &Arc<Queries>, sql: &str) -> anyhow::Result<(QueryRe
     }];
     let t = Instant::now();
     let id = queries
-        .start(ACCOUNT, REGION, sql, &stores)
+        .start(ACCOUNT, REGION, sql, &stores, None)
         .await
         .with_context(|| format!("StartQuery {sql}"))?;
     loop {
@@ -306,7 +306,7 @@ fn fill(template: &str, params: &serde_json::Map<String, Value>) -> String {
 /// (`schema::row`) and rows to an Arrow batch (`schema::batch`).
 fn breakdown(records: &[Vec<u8>]) -> anyhow::Result<(f64, f64)> {
     let t = Instant::now();
-    let rows: Vec<Value> = records.iter().filter_map(|r| schema::row(r)).collect();
+    let rows: Vec<schema::Row> = records.iter().filter_map(|r| schema::row(r)).collect();
     let row_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut n = 0;
@@ -466,6 +466,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         Arc::clone(&lake),
         dir.join("queries"),
         Duration::from_secs(3600),
+        None,
     )?;
     let p = params(&queries, &middle_event, end).await?;
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); QUERIES.len()];

@@ -89,6 +89,19 @@ pub enum LakeError {
     /// `InvalidQueryStatusException`.
     #[error("{0}")]
     InvalidQueryStatus(String),
+    /// `InvalidS3BucketNameException`: DeliveryS3Uri names no valid bucket.
+    #[error("{0}")]
+    InvalidS3BucketName(String),
+    /// `InvalidS3PrefixException`.
+    #[error("{0}")]
+    InvalidS3Prefix(String),
+    /// `S3BucketDoesNotExistException`.
+    #[error("{0}")]
+    S3BucketDoesNotExist(String),
+    /// `InsufficientS3BucketPolicyException`: the bucket policy does not let CloudTrail write
+    /// the results.
+    #[error("{0}")]
+    InsufficientS3BucketPolicy(String),
     /// The catalog failed.
     #[error(transparent)]
     Catalog(#[from] opentrail_catalog::CatalogError),
@@ -128,6 +141,10 @@ impl LakeError {
             MaxConcurrentQueries(_) => "MaxConcurrentQueriesException",
             InvalidDateRange(_) => "InvalidDateRangeException",
             InvalidQueryStatus(_) => "InvalidQueryStatusException",
+            InvalidS3BucketName(_) => "InvalidS3BucketNameException",
+            InvalidS3Prefix(_) => "InvalidS3PrefixException",
+            S3BucketDoesNotExist(_) => "S3BucketDoesNotExistException",
+            InsufficientS3BucketPolicy(_) => "InsufficientS3BucketPolicyException",
             Catalog(_) | Internal(_) => "InternalFailure",
         }
     }

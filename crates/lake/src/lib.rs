@@ -5,6 +5,7 @@ pub mod error;
 pub mod feed;
 pub mod functions;
 pub mod query;
+pub mod results;
 pub mod schema;
 pub mod stores;
 pub mod writer;

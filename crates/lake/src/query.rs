@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use tokio::task::AbortHandle;
 
 use crate::LakeError;
+use crate::results::{self, Delivery, ResultDelivery, Target};
 use crate::schema::{PARTITION_COLUMN, table_schema};
 use crate::writer::Lake;
 
@@ -121,6 +122,12 @@ pub struct QueryRecord {
     pub columns: Vec<String>,
     /// Result rows, each value as text (nulls as empty text, as the results CSV has them).
     pub rows: Vec<Vec<String>>,
+    /// StartQuery's `DeliveryS3Uri`, when the results also go to S3.
+    #[serde(default)]
+    pub delivery_s3_uri: Option<String>,
+    /// `DeliveryStatus` of that delivery.
+    #[serde(default)]
+    pub delivery_status: Option<String>,
 }
 
 /// A store a statement may name, as the caller's account and region see it.
@@ -145,6 +152,7 @@ pub struct Queries {
     timeout: Duration,
     queries: Mutex<HashMap<String, QueryRecord>>,
     running: Mutex<HashMap<String, AbortHandle>>,
+    delivery: Option<ResultDelivery>,
 }
 
 static EDS_ID: LazyLock<Regex> = LazyLock::new(|| {
@@ -200,11 +208,13 @@ fn check_select(statement: &str) -> Result<(), LakeError> {
 }
 
 impl Queries {
-    /// A query service over `lake`'s tables, keeping results under `dir`.
+    /// A query service over `lake`'s tables, keeping results under `dir`, delivering them to
+    /// S3 through `delivery` when a query asks (without it, DeliveryS3Uri is refused).
     pub fn open(
         lake: Arc<Lake>,
         dir: PathBuf,
         timeout: Duration,
+        delivery: Option<ResultDelivery>,
     ) -> Result<Arc<Queries>, LakeError> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| LakeError::Internal(format!("creating {}: {e}", dir.display())))?;
@@ -223,6 +233,9 @@ impl Queries {
                             q.status = QueryStatus::Failed;
                             q.error = Some("The server restarted while the query ran.".into());
                         }
+                        if q.delivery_status.as_deref() == Some(results::status::PENDING) {
+                            q.delivery_status = Some(results::status::FAILED.into());
+                        }
                         queries.insert(q.id.clone(), q);
                     }
                     _ => {
@@ -237,6 +250,7 @@ impl Queries {
             timeout,
             queries: Mutex::new(queries),
             running: Mutex::new(HashMap::new()),
+            delivery,
         }))
     }
 
@@ -246,14 +260,15 @@ impl Queries {
             .map_err(|_| LakeError::Internal("query table lock poisoned".into()))
     }
 
-    /// StartQuery: checks and plans the statement against `stores` (the caller's), then runs
-    /// it in the background. Returns the query id.
+    /// StartQuery: checks and plans the statement against `stores` (the caller's) and the
+    /// delivery target (`DeliveryS3Uri`), then runs it in the background. Returns the query id.
     pub async fn start(
         self: &Arc<Self>,
         account: &str,
         region: &str,
         statement: &str,
         stores: &[QueryableStore],
+        delivery_uri: Option<&str>,
     ) -> Result<String, LakeError> {
         if statement.trim().is_empty() {
             return Err(invalid("Query statement must not be empty."));
@@ -298,6 +313,19 @@ impl Queries {
                 clean(&e.to_string())
             ))
         })?;
+        let target = match delivery_uri {
+            Some(uri) => {
+                let Some(delivery) = &self.delivery else {
+                    return Err(LakeError::Internal(
+                        "this server has no object storage to deliver query results to".into(),
+                    ));
+                };
+                let target = Target::parse(uri)?;
+                delivery.check(&target, account).await?;
+                Some(target)
+            }
+            None => None,
+        };
         let id = uuid::Uuid::new_v4().to_string();
         let record = QueryRecord {
             id: id.clone(),
@@ -311,6 +339,8 @@ impl Queries {
             stats: QueryStats::default(),
             columns: Vec::new(),
             rows: Vec::new(),
+            delivery_s3_uri: delivery_uri.map(str::to_owned),
+            delivery_status: target.as_ref().map(|_| results::status::PENDING.to_owned()),
         };
         self.lock()?.insert(id.clone(), record);
         let this = Arc::clone(self);
@@ -333,6 +363,9 @@ impl Queries {
             let outcome = tokio::time::timeout(this.timeout, run).await;
             let elapsed = started.elapsed();
             this.finish(&qid, outcome, elapsed);
+            if let Some(target) = target {
+                this.deliver(&qid, &target).await;
+            }
         });
         running.insert(id.clone(), task.abort_handle());
         Ok(id)
@@ -341,7 +374,7 @@ impl Queries {
     /// Registers store `id`'s table under its id, without the partition column.
     async fn register(&self, ctx: &SessionContext, id: &str) -> Result<(), LakeError> {
         let raw = format!("{id}__files");
-        match self.lake.open_table(id).await? {
+        match self.lake.current_table(id).await? {
             Some(table) => {
                 table
                     .update_datafusion_session(&ctx.state())
@@ -406,7 +439,7 @@ impl Queries {
         }
         q.stats.execution_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         match outcome {
-            Ok(Ok((plan, batches))) => match to_rows(&batches) {
+            Ok(Ok((plan, batches))) => match to_rows(&plan.schema(), &batches) {
                 Ok((columns, rows)) => {
                     q.stats = QueryStats {
                         execution_ms: q.stats.execution_ms,
@@ -435,6 +468,48 @@ impl Queries {
         }
         let record = q.clone();
         drop(queries);
+        self.persist(&record);
+    }
+
+    /// Delivers a finished query's results to `target` and records the `DeliveryStatus`;
+    /// a query that did not finish delivers nothing (AWS: timed-out results are not delivered).
+    async fn deliver(&self, id: &str, target: &Target) {
+        let Some(delivery) = &self.delivery else {
+            return;
+        };
+        let Some(q) = self.lock().ok().and_then(|q| q.get(id).cloned()) else {
+            return;
+        };
+        let outcome = match q.status {
+            QueryStatus::Finished => {
+                delivery
+                    .deliver(
+                        target,
+                        &Delivery {
+                            account: &q.account,
+                            region: &q.region,
+                            query_id: &q.id,
+                            created: q.created,
+                            completed: Utc::now(),
+                            columns: &q.columns,
+                            rows: &q.rows,
+                        },
+                    )
+                    .await
+            }
+            QueryStatus::Cancelled => results::status::CANCELLED,
+            _ => results::status::FAILED,
+        };
+        let record = {
+            let Ok(mut queries) = self.queries.lock() else {
+                return;
+            };
+            let Some(q) = queries.get_mut(id) else {
+                return;
+            };
+            q.delivery_status = Some(outcome.to_owned());
+            q.clone()
+        };
         self.persist(&record);
     }
 
@@ -482,6 +557,9 @@ impl Queries {
                 )));
             };
             q.status = QueryStatus::Cancelled;
+            if q.delivery_status.is_some() {
+                q.delivery_status = Some(results::status::CANCELLED.to_owned());
+            }
             q.clone()
         };
         self.persist(&record);
@@ -565,6 +643,12 @@ pub fn describe(q: &QueryRecord) -> Value {
     if let Some(e) = &q.error {
         out["ErrorMessage"] = Value::String(e.clone());
     }
+    if let Some(uri) = &q.delivery_s3_uri {
+        out["DeliveryS3Uri"] = Value::String(uri.clone());
+    }
+    if let Some(s) = &q.delivery_status {
+        out["DeliveryStatus"] = Value::String(s.clone());
+    }
     out
 }
 
@@ -591,22 +675,18 @@ fn clean(message: &str) -> String {
 
 /// The batches as text rows (CloudTrail Lake's formats: timestamps as
 /// `2023-01-22 00:00:00.000`).
-fn to_rows(batches: &[RecordBatch]) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
+fn to_rows(
+    schema: &datafusion::arrow::datatypes::Schema,
+    batches: &[RecordBatch],
+) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
     let options = FormatOptions::default()
         .with_null("")
         .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.3f"))
         .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.3f"));
-    let mut columns = Vec::new();
+    // From the plan, not the batches: a result without rows still has its columns.
+    let columns = schema.fields().iter().map(|f| f.name().clone()).collect();
     let mut rows = Vec::new();
     for b in batches {
-        if columns.is_empty() {
-            columns = b
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect();
-        }
         let formatters = b
             .columns()
             .iter()

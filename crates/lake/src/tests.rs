@@ -66,7 +66,7 @@ async fn run(queries: &Arc<Queries>, sql: &str) -> Vec<Vec<String>> {
         active: true,
     }];
     let id = queries
-        .start(ACCOUNT, "us-east-1", sql, &stores)
+        .start(ACCOUNT, "us-east-1", sql, &stores, None)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     for _ in 0..600 {
@@ -120,6 +120,7 @@ async fn journal_to_table_to_sql_exactly_once() {
         Arc::clone(&lake),
         dir.path().join("queries"),
         Duration::from_secs(60),
+        None,
     )
     .expect("queries");
     let rows = run(&queries, &format!("SELECT count(*) AS n FROM {STORE}")).await;
@@ -189,6 +190,7 @@ async fn journal_to_table_to_sql_exactly_once() {
                 arn: String::new(),
                 active: true,
             }],
+            None,
         )
         .await
         .expect("start");
@@ -231,6 +233,7 @@ async fn journal_to_table_to_sql_exactly_once() {
         Arc::clone(&lake),
         dir.path().join("queries"),
         Duration::from_secs(60),
+        None,
     )
     .expect("queries");
     let rows = run(
@@ -259,8 +262,13 @@ async fn statements_that_are_not_queries_are_refused() {
     let (journal, _) =
         Journal::open(dir.path().join("journal"), JournalConfig::default()).expect("journal");
     let lake = Lake::new(dir.path().join("lake"), journal, WriterSettings::default());
-    let queries =
-        Queries::open(lake, dir.path().join("queries"), Duration::from_secs(60)).expect("queries");
+    let queries = Queries::open(
+        lake,
+        dir.path().join("queries"),
+        Duration::from_secs(60),
+        None,
+    )
+    .expect("queries");
     let stores = [QueryableStore {
         id: STORE.into(),
         arn: String::new(),
@@ -282,7 +290,7 @@ async fn statements_that_are_not_queries_are_refused() {
         ),
     ] {
         let e = queries
-            .start(ACCOUNT, "us-east-1", &sql, &stores)
+            .start(ACCOUNT, "us-east-1", &sql, &stores, None)
             .await
             .expect_err(&sql);
         assert_eq!(e.code(), code, "{sql}: {e}");
@@ -294,6 +302,7 @@ async fn statements_that_are_not_queries_are_refused() {
             "us-east-1",
             &format!("SELECT * FROM {STORE}"),
             &stores,
+            None,
         )
         .await
         .expect("start");

@@ -14,10 +14,10 @@ use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::SaveMode;
 use opentrail_journal::Journal;
 use opentrail_model::selectors::{AdvancedEventSelector, EventFacts};
-use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
@@ -90,6 +90,9 @@ pub struct Lake {
     journal: Journal,
     settings: WriterSettings,
     consumers: Mutex<HashMap<String, Consumer>>,
+    /// The tables as queries last saw them, brought up to date per query by reading only the
+    /// commits since: opening a table reads its whole log, which grows with every commit.
+    snapshots: Mutex<HashMap<String, DeltaTable>>,
 }
 
 impl Lake {
@@ -100,6 +103,7 @@ impl Lake {
             journal,
             settings,
             consumers: Mutex::new(HashMap::new()),
+            snapshots: Mutex::new(HashMap::new()),
         })
     }
 
@@ -111,6 +115,25 @@ impl Lake {
     /// Opens a store's table; `None` before its first commit.
     pub async fn open_table(&self, id: &str) -> Result<Option<DeltaTable>, LakeError> {
         open_table(&self.table_dir(id)).await
+    }
+
+    /// Store `id`'s table at its latest version, for a query; `None` before its first commit.
+    pub async fn current_table(&self, id: &str) -> Result<Option<DeltaTable>, LakeError> {
+        let cached = self.snapshots.lock().ok().and_then(|t| t.get(id).cloned());
+        let table = match cached {
+            Some(mut t) => match t.update_incremental(None).await {
+                Ok(()) => Some(t),
+                Err(e) => {
+                    tracing::debug!(store = %id, error = %e, "reopening a table whose snapshot cannot be updated");
+                    self.open_table(id).await?
+                }
+            },
+            None => self.open_table(id).await?,
+        };
+        if let (Some(t), Ok(mut cache)) = (&table, self.snapshots.lock()) {
+            cache.insert(id.to_owned(), t.clone());
+        }
+        Ok(table)
     }
 
     /// Makes the running consumers those of `specs`: starts new ones, hands changed specs to
@@ -197,6 +220,9 @@ impl Lake {
             {
                 c.handle.abort();
             }
+            if let Ok(mut s) = self.snapshots.lock() {
+                s.remove(&id);
+            }
             match std::fs::remove_dir_all(e.path()) {
                 Ok(()) => {
                     tracing::info!(store = %id, "removed the table of a deleted event data store");
@@ -268,7 +294,7 @@ impl Lake {
         };
         let _ = self.journal.save_checkpoint(&name, committed);
         let mut reader = self.journal.reader(committed + 1);
-        let mut rows: Vec<Value> = Vec::new();
+        let mut rows: Vec<schema::Row> = Vec::new();
         let mut last_lsn = committed;
         let mut first_row: Option<Instant> = None;
         let mut last_saved = Instant::now();
@@ -303,7 +329,7 @@ impl Lake {
                     || rows.len() >= self.settings.max_rows
                     || first_row.is_some_and(|t| t.elapsed() >= self.settings.flush_interval));
             if due {
-                match commit(table.take(), &dir, &rows, last_lsn).await {
+                match commit(table.take(), &dir, &mut rows, last_lsn).await {
                     Ok(t) => {
                         table = Some(t);
                         rows.clear();
@@ -375,6 +401,27 @@ impl Lake {
     }
 }
 
+/// Parquet settings of the lake's files: zstd throughout; the whole-record `eventjson`
+/// column (over half of a table's bytes) at a higher level and without a dictionary, as
+/// are the random ids, which no dictionary shrinks.
+fn writer_properties() -> Result<WriterProperties, LakeError> {
+    let level = |l| {
+        ZstdLevel::try_new(l)
+            .map(Compression::ZSTD)
+            .map_err(table_error)
+    };
+    let mut props = WriterProperties::builder().set_compression(level(3)?);
+    for unique in ["eventjson", "eventid", "requestid", "sharedeventid"] {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(unique), false);
+    }
+    Ok(props
+        .set_column_compression(ColumnPath::from("eventjson"), level(EVENTJSON_ZSTD_LEVEL)?)
+        .build())
+}
+
+/// zstd level of `eventjson` (BENCHMARKS.md: size and write rate per level).
+const EVENTJSON_ZSTD_LEVEL: i32 = 6;
+
 fn consumer_name(id: &str) -> String {
     format!("lake-{id}")
 }
@@ -404,12 +451,14 @@ pub async fn open_table(dir: &Path) -> Result<Option<DeltaTable>, LakeError> {
 }
 
 /// Appends `rows` as one Delta commit that also records `lsn` as the journal position.
+/// Rows are written clustered by source and name (time order kept within each cluster).
 async fn commit(
     table: Option<DeltaTable>,
     dir: &Path,
-    rows: &[Value],
+    rows: &mut [schema::Row],
     lsn: u64,
 ) -> Result<DeltaTable, LakeError> {
+    rows.sort_by(|a, b| a.cluster_key().cmp(&b.cluster_key()));
     let batch = schema::batch(rows)?;
     let table = match table {
         Some(t) => t,
@@ -421,11 +470,7 @@ async fn commit(
                 .map_err(table_error)?
         }
     };
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).map_err(table_error)?,
-        ))
-        .build();
+    let props = writer_properties()?;
     let version = i64::try_from(lsn).map_err(table_error)?;
     table
         .write(vec![batch])

@@ -138,7 +138,7 @@ impl Server {
         let delivery = Arc::new(
             opentrail_trails::Delivery::new(
                 journal.clone(),
-                storage,
+                storage.clone(),
                 config.data_dir.join("trails"),
                 config.delivery_settings(),
                 notifier,
@@ -179,6 +179,10 @@ impl Server {
             lake.clone(),
             config.data_dir.join("lake").join("queries"),
             std::time::Duration::from_secs(config.lake.query_timeout_secs),
+            Some(opentrail_lake::results::ResultDelivery::new(
+                storage.clone(),
+                keys.clone(),
+            )),
         )
         .map_err(|e| ServerError::Config {
             message: format!("opening the lake's query results: {e}"),

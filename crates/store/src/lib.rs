@@ -9,6 +9,7 @@
 
 mod error;
 mod local;
+pub mod policy;
 mod remote;
 pub mod s3api;
 

@@ -15,7 +15,6 @@ mod digests;
 mod error;
 mod logfile;
 mod notify;
-mod policy;
 mod service;
 mod validate;
 
@@ -29,6 +28,6 @@ pub use logfile::{
     LogFile, build_log_file, build_log_file_with, log_key, records_document, unique_suffix,
 };
 pub use notify::Notifier;
-pub use policy::bucket_policy_allows_cloudtrail;
+pub use opentrail_store::policy::bucket_policy_allows_cloudtrail;
 pub use service::{CreateTrail, TrailService, UpdateTrail, validate_tags};
 pub use validate::{validate_kms_key_id, validate_prefix, validate_trail_name};

@@ -12,10 +12,10 @@ use opentrail_store::bucket_name_problem;
 use crate::TrailError;
 use crate::config::{InsightSelector, Organization, TrailConfig, TrailStatus};
 use crate::delivery::Delivery;
-use crate::policy::bucket_policy_allows_cloudtrail;
 use crate::validate::{
     sns_topic_name, validate_cloudwatch, validate_kms_key_id, validate_prefix, validate_trail_name,
 };
+use opentrail_store::policy::bucket_policy_allows_cloudtrail;
 
 const KIND: &str = "trail";
 const MAX_TRAILS: usize = 5;

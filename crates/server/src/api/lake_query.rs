@@ -109,12 +109,6 @@ pub async fn handle(
     match operation {
         "StartQuery" => {
             let req: StartIn = parse(input)?;
-            if req.delivery_s3_uri.is_some() {
-                return Err(unsupported(
-                    operation,
-                    "delivering query results to S3 (DeliveryS3Uri)",
-                ));
-            }
             if req.query_alias.is_some() || req.query_parameters.is_some() {
                 return Err(unsupported(
                     operation,
@@ -128,7 +122,13 @@ pub async fn handle(
             })?;
             let stores = queryable(ctx)?;
             let id = queries
-                .start(account, region, &statement, &stores)
+                .start(
+                    account,
+                    region,
+                    &statement,
+                    &stores,
+                    req.delivery_s3_uri.as_deref(),
+                )
                 .await
                 .map_err(aws)?;
             Ok(json!({ "QueryId": id }))

@@ -1,4 +1,5 @@
-//! Whether a bucket policy lets CloudTrail deliver (spec 4.5), decided statically.
+//! Whether a bucket policy lets CloudTrail deliver (spec 4.5) trail log files or CloudTrail
+//! Lake query results, decided statically.
 //!
 //! CloudTrail needs `s3:GetBucketAcl` on `arn:aws:s3:::{bucket}` and `s3:PutObject` on
 //! `arn:aws:s3:::{bucket}/[{prefix}/]AWSLogs/{account}/*` for the principal
@@ -70,6 +71,34 @@ pub fn bucket_policy_allows_cloudtrail(
     prefix: Option<&str>,
     log_accounts: &[String],
 ) -> bool {
+    bucket_policy_allows_cloudtrail_in(policy, bucket, prefix, log_accounts, "CloudTrail/x.json.gz")
+}
+
+/// Whether `policy` lets CloudTrail check the bucket and write CloudTrail Lake query results
+/// (`AWSLogs/{account}/CloudTrail-Lake/...`).
+pub fn bucket_policy_allows_lake_results(
+    policy: &str,
+    bucket: &str,
+    prefix: Option<&str>,
+    account: &str,
+) -> bool {
+    bucket_policy_allows_cloudtrail_in(
+        policy,
+        bucket,
+        prefix,
+        &[account.to_owned()],
+        "CloudTrail-Lake/Query/result_1.csv.gz",
+    )
+}
+
+/// The check, for an object `{base}/{account}/{object}` of each account.
+fn bucket_policy_allows_cloudtrail_in(
+    policy: &str,
+    bucket: &str,
+    prefix: Option<&str>,
+    log_accounts: &[String],
+    object: &str,
+) -> bool {
     let Ok(doc) = serde_json::from_str::<Value>(policy) else {
         return false;
     };
@@ -95,7 +124,7 @@ pub fn bucket_policy_allows_cloudtrail(
     allowed("s3:GetBucketAcl", &bucket_arn)
         && log_accounts
             .iter()
-            .all(|a| allowed("s3:PutObject", &format!("{base}/{a}/CloudTrail/x.json.gz")))
+            .all(|a| allowed("s3:PutObject", &format!("{base}/{a}/{object}")))
 }
 
 #[cfg(test)]
@@ -164,5 +193,33 @@ mod tests {
         ));
         assert!(glob("arn:aws:s3:::b/?/x", "arn:aws:s3:::b/a/x"));
         assert!(!glob("arn:aws:s3:::b/?/x", "arn:aws:s3:::b/ab/x"));
+    }
+
+    #[test]
+    fn lake_results_need_their_own_folder_allowed() {
+        let only_logs = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:GetBucketAcl","Resource":"arn:aws:s3:::b"},
+            {"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b/AWSLogs/1/CloudTrail/*"}]}"#;
+        assert!(bucket_policy_allows_cloudtrail(
+            only_logs,
+            "b",
+            None,
+            &["1".to_owned()]
+        ));
+        assert!(!bucket_policy_allows_lake_results(
+            only_logs, "b", None, "1"
+        ));
+        let account_wide = only_logs.replace("AWSLogs/1/CloudTrail/*", "AWSLogs/1/*");
+        assert!(bucket_policy_allows_lake_results(
+            &account_wide,
+            "b",
+            None,
+            "1"
+        ));
+        assert!(!bucket_policy_allows_lake_results(
+            &account_wide,
+            "b",
+            Some("p"),
+            "1"
+        ));
     }
 }
