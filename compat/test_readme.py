@@ -50,6 +50,9 @@ def test_readme_shell_and_python_examples_run(tmp_path):
         assert "INVALID" not in out.stdout + out.stderr
         # The lake query finds the call made after the store was created.
         assert re.search(r"^ListTrails$", out.stdout, re.M), out.stdout
+        # ... and its results, delivered to S3 with their signing file.
+        assert re.search(r" lake/AWSLogs/123456789012/CloudTrail-Lake/Query/\d{4}/\d{2}/\d{2}/[0-9a-f-]{36}/result_1\.csv\.gz\n", out.stdout), out.stdout
+        assert re.search(r"/[0-9a-f-]{36}/result_sign\.json\n", out.stdout), out.stdout
 
         py_env = dict(env, AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "opentrail-data" / "credentials"),
                       AWS_PROFILE="opentrail", AWS_DEFAULT_REGION="us-east-1")
