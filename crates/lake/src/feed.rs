@@ -51,16 +51,47 @@ async fn enforce_retention(lake: &Lake, stores: &[EventDataStore]) {
     }
 }
 
-/// Runs [`sync_once`] now and then every half second, and retention every
-/// `retention_every`, until `stop` turns true.
+/// Compacts each store's small files.
+async fn compact(lake: &Lake, stores: &[EventDataStore]) {
+    for s in stores {
+        match lake.compact(&s.id).await {
+            Ok(c) if c.files_removed > 0 || c.files_deleted > 0 => {
+                tracing::info!(store = %s.id, replaced = c.files_removed, written = c.files_added, deleted = c.files_deleted, "compacted the store's small files")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(store = %s.id, error = %e, "compaction failed; will retry")
+            }
+        }
+    }
+}
+
+/// How often the feed maintains the tables.
+#[derive(Debug, Clone, Copy)]
+pub struct Maintenance {
+    /// Retention is enforced this often.
+    pub retention_every: Duration,
+    /// Small files are compacted this often.
+    pub compact_every: Duration,
+}
+
+/// Runs [`sync_once`] now and then every half second, and the tables' maintenance
+/// (retention, compaction) at its intervals, until `stop` turns true.
 pub fn spawn(
     lake: Arc<Lake>,
     stores: Arc<EventDataStores>,
     mut stop: watch::Receiver<bool>,
-    retention_every: Duration,
+    maintenance: Maintenance,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let Maintenance {
+            retention_every,
+            compact_every,
+        } = maintenance;
         let mut last_retention: Option<std::time::Instant> = None;
+        // The first compaction waits one interval: a server starting need not rewrite files
+        // before it serves.
+        let mut last_compaction = std::time::Instant::now();
         loop {
             let listed = {
                 let stores = Arc::clone(&stores);
@@ -72,6 +103,10 @@ pub fn spawn(
                     if last_retention.is_none_or(|t| t.elapsed() >= retention_every) {
                         last_retention = Some(std::time::Instant::now());
                         enforce_retention(&lake, &all).await;
+                    }
+                    if last_compaction.elapsed() >= compact_every {
+                        last_compaction = std::time::Instant::now();
+                        compact(&lake, &all).await;
                     }
                 }
                 Ok(Err(e)) => {

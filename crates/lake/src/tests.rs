@@ -253,6 +253,60 @@ async fn journal_to_table_to_sql_exactly_once() {
         "every event once"
     );
     assert_eq!(rows[0][0], rows[0][1], "no event twice");
+
+    // Compaction folds the small commits' files into one per day and keeps every row once;
+    // the consumer carries on after it from the same journal position.
+    let mut trickled = 0;
+    for seed in 20..26 {
+        let some = events(seed, 60);
+        trickled += some
+            .iter()
+            .filter(|b| {
+                serde_json::from_slice::<Value>(b).expect("json")["eventCategory"] == "Management"
+            })
+            .count();
+        let appended = journal.append(some).await.expect("append");
+        let last = appended.first_lsn + u64::from(appended.count) - 1;
+        assert!(lake.wait_for(STORE, last, Duration::from_secs(60)).await);
+    }
+    let rows = run(
+        &queries,
+        &format!("SELECT count(*), count(DISTINCT eventid) FROM {STORE}"),
+    )
+    .await;
+    let files = |t: &deltalake::DeltaTable| t.get_file_uris().expect("files").count();
+    let before = files(&lake.open_table(STORE).await.expect("open").expect("table"));
+    let compacted = lake.compact(STORE).await.expect("compact");
+    let after = files(&lake.open_table(STORE).await.expect("open").expect("table"));
+    assert!(before > 3, "{before} files: small commits");
+    assert_eq!(compacted.files_removed as usize, before, "{compacted:?}");
+    assert!(
+        after < before && after as u64 == compacted.files_added,
+        "{after} files"
+    );
+    let counted = run(
+        &queries,
+        &format!("SELECT count(*), count(DISTINCT eventid) FROM {STORE}"),
+    )
+    .await;
+    assert_eq!(counted, rows, "the same rows after compaction");
+    let last_batch = events(11, 100);
+    let appended = journal.append(last_batch.clone()).await.expect("append");
+    let last = appended.first_lsn + u64::from(appended.count) - 1;
+    assert!(lake.wait_for(STORE, last, Duration::from_secs(60)).await);
+    let last_mgmt = last_batch
+        .iter()
+        .filter(|b| {
+            serde_json::from_slice::<Value>(b).expect("json")["eventCategory"] == "Management"
+        })
+        .count();
+    let counted = run(
+        &queries,
+        &format!("SELECT count(*), count(DISTINCT eventid) FROM {STORE}"),
+    )
+    .await;
+    let total = (mgmt.len() + more_mgmt + trickled + last_mgmt).to_string();
+    assert_eq!(counted, vec![vec![total.clone(), total]]);
     lake.shutdown().await;
 }
 

@@ -60,6 +60,20 @@ impl StoreSpec {
     }
 }
 
+/// Size compaction aims at for each file.
+pub const COMPACT_TARGET_BYTES: u64 = 128 * 1024 * 1024;
+
+/// What a compaction did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Compaction {
+    /// Small files replaced.
+    pub files_removed: u64,
+    /// Files written in their place.
+    pub files_added: u64,
+    /// Unused files deleted from storage.
+    pub files_deleted: u64,
+}
+
 /// How consumers batch commits.
 #[derive(Debug, Clone)]
 pub struct WriterSettings {
@@ -200,6 +214,36 @@ impl Lake {
             .await
             .map_err(table_error)?;
         Ok(metrics.num_deleted_rows.unwrap_or(0) as u64)
+    }
+
+    /// Compacts store `id`'s small files (one per commit: a store fed one event a second makes
+    /// 86,400 a day) into files of about [`COMPACT_TARGET_BYTES`] per day partition, then
+    /// deletes files the table stopped using over an hour ago (no query still reads them).
+    /// Concurrent appends by the consumer do not conflict: both are Delta commits, and
+    /// compaction only rewrites files, so the journal position rides along unchanged.
+    pub async fn compact(&self, id: &str) -> Result<Compaction, LakeError> {
+        let Some(table) = self.open_table(id).await? else {
+            return Ok(Compaction::default());
+        };
+        let target = std::num::NonZeroU64::new(COMPACT_TARGET_BYTES)
+            .ok_or_else(|| LakeError::Internal("compaction target must not be 0".into()))?;
+        let (table, metrics) = table
+            .optimize()
+            .with_target_size(target)
+            .with_writer_properties(writer_properties()?)
+            .await
+            .map_err(table_error)?;
+        let (_, vacuumed) = table
+            .vacuum()
+            .with_retention_period(chrono::Duration::hours(1))
+            .with_enforce_retention_duration(false)
+            .await
+            .map_err(table_error)?;
+        Ok(Compaction {
+            files_removed: metrics.num_files_removed,
+            files_added: metrics.num_files_added,
+            files_deleted: vacuumed.files_deleted.len() as u64,
+        })
     }
 
     /// Removes the tables and journal checkpoints of stores not in `known` (deleted for

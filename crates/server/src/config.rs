@@ -148,6 +148,8 @@ pub struct LakeSettings {
     pub query_timeout_secs: u64,
     /// Seconds between passes that delete events older than each store's retention period.
     pub retention_check_secs: u64,
+    /// Seconds between passes that compact each store's small files.
+    pub compaction_check_secs: u64,
 }
 
 impl Default for LakeSettings {
@@ -156,6 +158,7 @@ impl Default for LakeSettings {
             flush_interval_ms: 1000,
             query_timeout_secs: 3600,
             retention_check_secs: 3600,
+            compaction_check_secs: 600,
         }
     }
 }
@@ -465,8 +468,9 @@ impl Config {
         if !(10..=60_000).contains(&self.lake.flush_interval_ms)
             || self.lake.query_timeout_secs == 0
             || self.lake.retention_check_secs == 0
+            || self.lake.compaction_check_secs == 0
         {
-            return bad("lake.flush_interval_ms must be 10 to 60000, and lake.query_timeout_secs and lake.retention_check_secs more than 0".into());
+            return bad("lake.flush_interval_ms must be 10 to 60000, and lake.query_timeout_secs, lake.retention_check_secs and lake.compaction_check_secs more than 0".into());
         }
         if self.storage.kind == StorageKind::S3 && self.storage.s3.is_none() {
             return bad("storage.kind = \"s3\" needs a [storage.s3] section with endpoint, region, access_key_id and secret_access_key".into());

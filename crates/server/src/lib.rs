@@ -280,7 +280,14 @@ impl Server {
             state.lake.clone(),
             state.event_data_stores.clone(),
             stop_rx.clone(),
-            std::time::Duration::from_secs(state.config.lake.retention_check_secs),
+            opentrail_lake::feed::Maintenance {
+                retention_every: std::time::Duration::from_secs(
+                    state.config.lake.retention_check_secs,
+                ),
+                compact_every: std::time::Duration::from_secs(
+                    state.config.lake.compaction_check_secs,
+                ),
+            },
         );
         let history = opentrail_history::spawn_consumer(
             state.history_store.clone(),
