@@ -52,6 +52,28 @@ fn as_list(t: &DataType) -> Option<DataType> {
     }
 }
 
+/// The type both sides are compared as, when they are of one kind (text, numbers, times,
+/// booleans, or equal nested types): Trino does not turn text into numbers or numbers into
+/// dates to compare them, where DataFusion's comparison coercion would.
+fn comparable(have: &DataType, given: &DataType) -> Option<DataType> {
+    fn kind(t: &DataType) -> u8 {
+        match t {
+            t if is_text(t) => 1,
+            t if t.is_numeric() => 2,
+            t if t.is_temporal() => 3,
+            DataType::Boolean => 4,
+            _ => 5,
+        }
+    }
+    if given.is_null() {
+        return Some(have.clone());
+    }
+    if kind(have) != kind(given) {
+        return None;
+    }
+    comparison_coercion(have, given)
+}
+
 fn coerce_element_at(types: &[DataType]) -> Result<Vec<DataType>, String> {
     arity(types, &[2], "(array, index) or (map, key)")?;
     if let Some(list) = as_list(&types[0]) {
@@ -63,7 +85,7 @@ fn coerce_element_at(types: &[DataType]) -> Result<Vec<DataType>, String> {
                 return Err(format!("{} is not a map type", types[0]));
             };
             let key = fields[0].data_type();
-            if types[1].is_null() || comparison_coercion(key, &types[1]).is_some() {
+            if comparable(key, &types[1]).is_some() {
                 Ok(vec![types[0].clone(), key.clone()])
             } else {
                 Err(format!(
@@ -176,17 +198,13 @@ fn cardinality(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
 fn coerce_contains(types: &[DataType]) -> Result<Vec<DataType>, String> {
     arity(types, &[2], "(array, element) or (string, substring)")?;
     if let Some(DataType::List(f)) = as_list(&types[0]) {
-        let common = if types[1].is_null() {
-            f.data_type().clone()
-        } else {
-            comparison_coercion(f.data_type(), &types[1]).ok_or_else(|| {
-                format!(
-                    "an element of type {} cannot be compared with the array's elements of type {}",
-                    types[1],
-                    f.data_type()
-                )
-            })?
-        };
+        let common = comparable(f.data_type(), &types[1]).ok_or_else(|| {
+            format!(
+                "an element of type {} cannot be compared with the array's elements of type {}",
+                types[1],
+                f.data_type()
+            )
+        })?;
         let list = DataType::List(Arc::new(Field::new(f.name(), common.clone(), true)));
         return Ok(vec![list, common]);
     }

@@ -279,7 +279,15 @@ pub(crate) fn render(pieces: &[Piece], t: &NaiveDateTime, offset: i32, zone: &st
             ),
             AmPm => write!(s, "{}", if hour < 12 { "AM" } else { "PM" }),
             Hour(w) => write!(s, "{hour:0w$}"),
-            ClockHour12(w) => write!(s, "{:0w$}", if hour % 12 == 0 { 12 } else { hour % 12 }),
+            ClockHour12(w) => write!(
+                s,
+                "{:0w$}",
+                if hour.is_multiple_of(12) {
+                    12
+                } else {
+                    hour % 12
+                }
+            ),
             Hour12(w) => write!(s, "{:0w$}", hour % 12),
             ClockHour24(w) => write!(s, "{:0w$}", if hour == 0 { 24 } else { hour }),
             Minute(w) => write!(s, "{:0w$}", t.minute()),

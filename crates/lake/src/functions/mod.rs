@@ -26,6 +26,7 @@
 //! rather than a failed query.
 
 mod collections;
+mod convert;
 mod datetime;
 mod formats;
 mod json;
@@ -48,6 +49,7 @@ use datafusion::prelude::SessionContext;
 pub fn register(ctx: &SessionContext) {
     let all = datetime::functions()
         .into_iter()
+        .chain(convert::functions())
         .chain(collections::functions())
         .chain(json::functions());
     for f in all {

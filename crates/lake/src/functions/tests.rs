@@ -429,10 +429,7 @@ async fn bad_arguments_say_what_to_write() {
             &format!("date_add('day', 1.5, {TS})"),
             "the value must be an integer",
         ),
-        (
-            &format!("date_add('day', 1)"),
-            "takes (unit, value, timestamp)",
-        ),
+        ("date_add('day', 1)", "takes (unit, value, timestamp)"),
         (
             &format!("date_diff('fortnight', {TS}, {TS})"),
             "'fortnight' is not a valid Timestamp field",
@@ -456,6 +453,19 @@ async fn bad_arguments_say_what_to_write() {
         ("element_at(ARRAY[1], 'x')", "the index must be an integer"),
         ("cardinality('abc')", "takes an array or a map"),
         ("contains(1, 1)", "takes an array and an element"),
+        // Trino compares like with like: no text-to-number or number-to-date guesses.
+        (
+            "contains(ARRAY[1, 2], 'x')",
+            "an element of type Utf8 cannot be compared with the array's elements of type Int64",
+        ),
+        (
+            "contains(ARRAY[1, 2], DATE '2024-01-01')",
+            "cannot be compared with the array's elements",
+        ),
+        (
+            "element_at(MAP {'a': '1'}, 1)",
+            "the key must be of the map's key type Utf8, not Int64",
+        ),
         (
             "split('a,b', '')",
             "the delimiter may not be the empty string",
