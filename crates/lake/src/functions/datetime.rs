@@ -155,6 +155,25 @@ impl Unit {
     }
 }
 
+/// The unit of the previous row: a column's unit is nearly always one literal, so it is
+/// parsed once rather than for every row.
+#[derive(Default)]
+struct LastUnit<'a>(Option<(&'a str, Unit)>);
+
+impl<'a> LastUnit<'a> {
+    fn read(&mut self, name: &'a str, date: bool, function: &str) -> Result<Unit> {
+        match self.0 {
+            Some((last, unit)) if last == name => Ok(unit),
+            _ => {
+                let unit = Unit::parse(name, date)
+                    .map_err(|why| exec_datafusion_err!("{function}: {why}"))?;
+                self.0 = Some((name, unit));
+                Ok(unit)
+            }
+        }
+    }
+}
+
 /// How a column's values are instants and wall times: dates (days since the epoch) or
 /// timestamps of a unit, in a zone or none (read as UTC).
 pub(super) struct Clock {
@@ -339,6 +358,7 @@ fn check_unit(literals: &[Option<&ScalarValue>], date: bool) -> Result<()> {
 fn date_add(args: &[ArrayRef], returns: &DataType) -> Result<ArrayRef> {
     let clock = Clock::of(args[2].data_type())?;
     let units = args[0].as_string::<i32>();
+    let mut units_seen = LastUnit::default();
     let amounts = args[1].as_primitive::<Int64Type>();
     let times = cast(&args[2], &DataType::Int64)?;
     let times = times.as_primitive::<Int64Type>();
@@ -348,8 +368,7 @@ fn date_add(args: &[ArrayRef], returns: &DataType) -> Result<ArrayRef> {
             out.append_null();
             continue;
         }
-        let unit = Unit::parse(units.value(i), clock.is_date())
-            .map_err(|why| exec_datafusion_err!("date_add: {why}"))?;
+        let unit = units_seen.read(units.value(i), clock.is_date(), "date_add")?;
         let v = clock
             .add(times.value(i), unit, amounts.value(i))
             .ok_or_else(|| {
@@ -413,6 +432,7 @@ fn returns_date_diff(types: &[DataType], literals: &[Option<&ScalarValue>]) -> R
 fn date_diff(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
     let clock = Clock::of(args[1].data_type())?;
     let units = args[0].as_string::<i32>();
+    let mut units_seen = LastUnit::default();
     let a = cast(&args[1], &DataType::Int64)?;
     let b = cast(&args[2], &DataType::Int64)?;
     let (a, b) = (a.as_primitive::<Int64Type>(), b.as_primitive::<Int64Type>());
@@ -422,8 +442,7 @@ fn date_diff(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
             out.append_null();
             continue;
         }
-        let unit = Unit::parse(units.value(i), clock.is_date())
-            .map_err(|why| exec_datafusion_err!("date_diff: {why}"))?;
+        let unit = units_seen.read(units.value(i), clock.is_date(), "date_diff")?;
         out.append_option(clock.diff(a.value(i), b.value(i), unit));
     }
     Ok(Arc::new(out.finish()))

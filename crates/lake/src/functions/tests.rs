@@ -417,6 +417,11 @@ async fn bad_arguments_say_what_to_write() {
             &format!("date_add('days', 1, {TS})"),
             "'days' is not a valid Timestamp field: use one of millisecond",
         ),
+        // Not a literal: found when the query runs.
+        (
+            &format!("date_add(u, 1, {TS}) FROM (VALUES ('days')) AS v(u)"),
+            "date_add: 'days' is not a valid Timestamp field",
+        ),
         (
             "date_add('hour', 1, DATE '2024-01-01')",
             "'hour' is not a valid DATE field",
@@ -446,7 +451,7 @@ async fn bad_arguments_say_what_to_write() {
         ("element_at(ARRAY[1], 0)", "SQL array indices start at 1"),
         // Not a literal: found when the query runs.
         (
-            "element_at(ARRAY[1], length(''))",
+            "element_at(ARRAY[1], i) FROM (VALUES (0)) AS v(i)",
             "SQL array indices start at 1",
         ),
         ("element_at('abc', 1)", "takes an array or a map, not Utf8"),
