@@ -179,6 +179,8 @@ async fn journal_to_table_to_sql_exactly_once() {
         ]]
     );
 
+    trino_functions_over_the_table(&queries, &mgmt).await;
+
     // Statistics are measured; pages of results.
     let id = queries
         .start(
@@ -310,6 +312,101 @@ async fn journal_to_table_to_sql_exactly_once() {
     lake.shutdown().await;
 }
 
+/// The Trino functions users write, over the table's own column types (maps of strings,
+/// arrays of structs, UTC timestamps), answers checked against the events.
+async fn trino_functions_over_the_table(queries: &Arc<Queries>, mgmt: &[&Value]) {
+    let count = |f: &dyn Fn(&Value) -> bool| mgmt.iter().filter(|v| f(v)).count().to_string();
+
+    // element_at on a map column: the value, NULL when the key is missing.
+    let rows = run(
+        queries,
+        &format!(
+            "SELECT count(element_at(additionaleventdata, 'SignatureVersion')), \
+             count(*) FILTER (WHERE element_at(additionaleventdata, 'SignatureVersion') = 'SigV4'), \
+             count(*) FILTER (WHERE contains(map_keys(additionaleventdata), 'SignatureVersion')) \
+             FROM {STORE}"
+        ),
+    )
+    .await;
+    let signed = count(&|v| v["additionalEventData"]["SignatureVersion"].is_string());
+    let sigv4 = count(&|v| v["additionalEventData"]["SignatureVersion"] == "SigV4");
+    assert_ne!(
+        sigv4, "0",
+        "some management events carry S3's additional data"
+    );
+    assert_eq!(rows, vec![vec![signed.clone(), sigv4, signed]]);
+
+    // date_add in WHERE on eventtime: from a fixed time, and the usual window ending now.
+    let rows = run(
+        queries,
+        &format!(
+            "SELECT count(*) FROM {STORE} \
+             WHERE eventtime >= date_add('hour', -2, TIMESTAMP '2026-11-20 05:00:00')"
+        ),
+    )
+    .await;
+    let since_three = count(&|v| v["eventTime"].as_str() >= Some("2026-11-20T03:00:00Z"));
+    assert_ne!(since_three, "0");
+    assert_ne!(since_three, mgmt.len().to_string());
+    assert_eq!(rows, vec![vec![since_three]]);
+    let now = Utc::now();
+    let rows = run(
+        queries,
+        &format!(
+            "SELECT count(*) FILTER (WHERE eventtime > date_add('day', -7, now())), \
+             count(*) FILTER (WHERE eventtime < date_add('day', 1, now())) FROM {STORE}"
+        ),
+    )
+    .await;
+    let time = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v["eventTime"].as_str().unwrap_or_default())
+            .expect("eventTime")
+    };
+    let week = count(&|v| time(v) > now - chrono::Duration::days(7));
+    let before_tomorrow = count(&|v| time(v) < now + chrono::Duration::days(1));
+    assert_eq!(rows, vec![vec![week, before_tomorrow]]);
+
+    // cardinality of the array of structs, and its last element.
+    let rows = run(
+        queries,
+        &format!(
+            "SELECT sum(cardinality(resources)), count(cardinality(resources)), \
+             count(*) FILTER (WHERE element_at(resources, -1)['type'] = 'AWS::S3::Bucket') \
+             FROM {STORE}"
+        ),
+    )
+    .await;
+    let resources = |v: &Value| v["resources"].as_array().cloned();
+    let total: usize = mgmt
+        .iter()
+        .filter_map(|v| resources(v))
+        .map(|r| r.len())
+        .sum();
+    assert!(total > 0, "some events name resources");
+    let with = count(&|v| resources(v).is_some());
+    let last_bucket = count(&|v| {
+        resources(v)
+            .and_then(|r| r.last().cloned())
+            .is_some_and(|r| r["type"] == "AWS::S3::Bucket")
+    });
+    assert_eq!(rows, vec![vec![total.to_string(), with, last_bucket]]);
+
+    // contains on an array: Trino's way to write IN over a list.
+    let (a, b) = (
+        mgmt[0]["eventName"].as_str().expect("name"),
+        mgmt[mgmt.len() / 2]["eventName"].as_str().expect("name"),
+    );
+    let rows = run(
+        queries,
+        &format!("SELECT count(*) FROM {STORE} WHERE contains(ARRAY['{a}', '{b}'], eventname)"),
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![vec![count(&|v| v["eventName"] == a || v["eventName"] == b)]]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statements_that_are_not_queries_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -338,6 +435,14 @@ async fn statements_that_are_not_queries_are_refused() {
             "InvalidQueryStatementException",
         ),
         ("SELECT 1".to_owned(), "InvalidQueryStatementException"),
+        (
+            format!("SELECT date_add('days', -7, eventtime) FROM {STORE}"),
+            "InvalidQueryStatementException",
+        ),
+        (
+            format!("SELECT element_at(eventname, 1) FROM {STORE}"),
+            "InvalidQueryStatementException",
+        ),
         (
             "SELECT * FROM 00000000-0000-0000-0000-000000000000".to_owned(),
             "EventDataStoreNotFoundException",
