@@ -156,7 +156,7 @@ pub struct Queries {
 }
 
 static EDS_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)'(?:[^']|'')*'|\x22[^\x22]*\x22|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\]\s*\.\s*[a-z_][a-z0-9_]*")
+    Regex::new(r"(?i)'(?:[^']|'')*'|\x22[^\x22]*\x22|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|[\])]\s*\.\s*[a-z_][a-z0-9_]*")
         .expect("valid regex")
 });
 
@@ -164,16 +164,17 @@ static EDS_ID: LazyLock<Regex> = LazyLock::new(|| {
 /// store ids, which CloudTrail Lake writes unquoted (`FROM 5e2676f8-...`) and no SQL parser
 /// reads as one identifier, are quoted; a field of an indexed element (`resources[1].arn`,
 /// Trino syntax) becomes `resources[1]['arn']`, which DataFusion reads. Returns the
-/// rewritten statement and the store ids it names (lowercase).
+/// rewritten statement and the store ids it names (lowercase). The same goes for a field of
+/// a function's result (`element_at(resources, 1).arn`).
 pub fn quote_store_ids(statement: &str) -> (String, Vec<String>) {
     let mut ids = Vec::new();
     let out = EDS_ID.replace_all(statement, |c: &regex::Captures<'_>| {
         let m = &c[0];
         if m.starts_with('\'') || m.starts_with('"') {
             m.to_owned()
-        } else if let Some(field) = m.strip_prefix(']') {
+        } else if let Some(field) = m.strip_prefix([']', ')']) {
             let field = field.trim_start().trim_start_matches('.').trim_start();
-            format!("]['{}']", field.to_ascii_lowercase())
+            format!("{}['{}']", &m[..1], field.to_ascii_lowercase())
         } else {
             let id = m.to_ascii_lowercase();
             if !ids.contains(&id) {
@@ -754,6 +755,12 @@ mod tests {
         assert_eq!(ids, vec!["5e2676f8-9fce-46ef-8142-3e36a94e6691".to_owned()]);
         let (sql, _) = quote_store_ids("SELECT resources[1].ARN, 'a[1].b' FROM t");
         assert_eq!(sql, "SELECT resources[1]['arn'], 'a[1].b' FROM t");
+        let (sql, _) =
+            quote_store_ids("SELECT element_at(resources, 1) . arn, 'f(x).y', t.c FROM t");
+        assert_eq!(
+            sql,
+            "SELECT element_at(resources, 1)['arn'], 'f(x).y', t.c FROM t"
+        );
     }
 
     #[test]
