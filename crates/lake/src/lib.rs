@@ -2,6 +2,7 @@
 //! journal, queried with CloudTrail Lake SQL on Apache DataFusion.
 
 pub mod error;
+pub mod eventjson;
 pub mod feed;
 pub mod functions;
 pub mod query;

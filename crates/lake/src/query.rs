@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use tokio::task::AbortHandle;
 
 use crate::LakeError;
+use crate::eventjson;
 use crate::results::{self, Delivery, ResultDelivery, Target};
 use crate::schema::{PARTITION_COLUMN, table_schema};
 use crate::writer::Lake;
@@ -294,6 +295,7 @@ impl Queries {
         let ctx =
             SessionContext::new_with_config(SessionConfig::new().with_information_schema(false));
         crate::functions::register(&ctx);
+        ctx.register_udf(eventjson::assemble_udf());
         for id in &ids {
             let Some(store) = stores.iter().find(|s| s.id.eq_ignore_ascii_case(id)) else {
                 return Err(LakeError::EventDataStoreNotFound(format!(
@@ -399,7 +401,22 @@ impl Queries {
             .iter()
             .map(|f| f.name().clone())
             .filter(|n| n != PARTITION_COLUMN)
-            .map(|n| format!("\"{n}\""))
+            .map(|n| {
+                if n == "eventjson" {
+                    // Stored shredded; put together only when a query reads it.
+                    let args: Vec<String> = std::iter::once("eventjson")
+                        .chain(eventjson::SHREDDED.iter().map(|(_, c)| *c))
+                        .map(|c| format!("\"{c}\""))
+                        .collect();
+                    format!(
+                        "{}({}) AS \"eventjson\"",
+                        eventjson::ASSEMBLE,
+                        args.join(", ")
+                    )
+                } else {
+                    format!("\"{n}\"")
+                }
+            })
             .collect();
         let view = ctx
             .sql(&format!("SELECT {} FROM \"{raw}\"", columns.join(", ")))

@@ -162,8 +162,8 @@ static TABLE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
-/// One event as the lake stores it: the parsed record, the text it came as (`eventjson`) and
-/// its UTC day (the partition).
+/// One event as the lake stores it: the parsed record, the text it came as (`eventjson`,
+/// shredded: [`crate::eventjson`]) and its UTC day (the partition).
 #[derive(Debug, Clone)]
 pub struct Row {
     record: Value,
@@ -196,7 +196,7 @@ pub fn row(record: &[u8]) -> Option<Row> {
     let time = member(members, "eventtime")?.as_str()?;
     let day = time.get(..10)?.to_owned();
     Some(Row {
-        json: String::from_utf8_lossy(record).into_owned(),
+        json: crate::eventjson::shred(&String::from_utf8_lossy(record)),
         record: value,
         day,
     })
@@ -423,7 +423,16 @@ mod tests {
         let col = |n: &str| b.column_by_name(n).expect("column").clone();
         assert_eq!(col("eventname").as_string::<i32>().value(0), "PutObject");
         assert_eq!(col("eventday").as_string::<i32>().value(0), "2026-11-25");
-        assert_eq!(col("eventjson").as_string::<i32>().value(0), RECORD);
+        assert_eq!(
+            col("eventjson").as_string::<i32>().value(0),
+            crate::eventjson::shred(RECORD)
+        );
+        assert!(
+            col("eventjson")
+                .as_string::<i32>()
+                .value(0)
+                .contains(r#""eventID":"","#)
+        );
         assert!(!col("readonly").as_boolean().value(0));
         let ui = col("useridentity");
         let ui = ui.as_struct();

@@ -181,6 +181,24 @@ async fn journal_to_table_to_sql_exactly_once() {
 
     trino_functions_over_the_table(&queries, &mgmt).await;
 
+    // `eventjson` is the record as it was recorded, byte for byte (stored shredded).
+    let original = all
+        .iter()
+        .find(|b| serde_json::from_slice::<Value>(b).expect("json")["eventID"] == first["eventID"])
+        .expect("sent");
+    let rows = run(
+        &queries,
+        &format!(
+            "SELECT eventjson FROM {STORE} WHERE eventid = '{}'",
+            first["eventID"].as_str().expect("id")
+        ),
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![vec![String::from_utf8(original.clone()).expect("utf8")]]
+    );
+
     // Statistics are measured; pages of results.
     let id = queries
         .start(
