@@ -509,9 +509,14 @@ async fn commit(
         None => {
             std::fs::create_dir_all(dir)
                 .map_err(|e| LakeError::Internal(format!("creating {}: {e}", dir.display())))?;
-            DeltaTable::try_from_url(table_url(dir)?)
-                .await
-                .map_err(table_error)?
+            match open_table(dir).await? {
+                Some(t) => t,
+                // Not loaded: loading a table without commits fails (and logs an error);
+                // the write creates it.
+                None => deltalake::DeltaTableBuilder::from_url(table_url(dir)?)
+                    .and_then(|b| b.build())
+                    .map_err(table_error)?,
+            }
         }
     };
     let props = writer_properties()?;
