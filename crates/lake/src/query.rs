@@ -25,7 +25,8 @@ use serde_json::{Value, json};
 use tokio::task::AbortHandle;
 
 use crate::LakeError;
-use crate::schema::{PARTITION_COLUMN, table_schema};
+use crate::schema::PARTITION_COLUMN;
+use crate::tables::TableKind;
 use crate::writer::Lake;
 
 /// How long results are kept (AWS: 7 days).
@@ -132,6 +133,8 @@ pub struct QueryableStore {
     pub arn: String,
     /// False while it is pending deletion.
     pub active: bool,
+    /// Its table's kind, which fixes the columns queries see.
+    pub kind: TableKind,
 }
 
 /// What running a query gives: the executed plan (for its metrics) and the results.
@@ -290,7 +293,7 @@ impl Queries {
                     store.arn
                 )));
             }
-            self.register(&ctx, id).await?;
+            self.register(&ctx, id, store.kind).await?;
         }
         let plan = ctx.state().create_logical_plan(&sql).await.map_err(|e| {
             invalid(format!(
@@ -338,8 +341,13 @@ impl Queries {
         Ok(id)
     }
 
-    /// Registers store `id`'s table under its id, without the partition column.
-    async fn register(&self, ctx: &SessionContext, id: &str) -> Result<(), LakeError> {
+    /// Registers store `id`'s table (of `kind`) under its id, without the partition column.
+    async fn register(
+        &self,
+        ctx: &SessionContext,
+        id: &str,
+        kind: TableKind,
+    ) -> Result<(), LakeError> {
         let raw = format!("{id}__files");
         match self.lake.open_table(id).await? {
             Some(table) => {
@@ -354,13 +362,14 @@ impl Queries {
                     .map_err(|e| LakeError::Internal(e.to_string()))?;
             }
             None => {
-                let empty = MemTable::try_new(table_schema(), vec![vec![]])
+                let empty = MemTable::try_new(kind.schema(), vec![vec![]])
                     .map_err(|e| LakeError::Internal(e.to_string()))?;
                 ctx.register_table(raw.as_str(), Arc::new(empty))
                     .map_err(|e| LakeError::Internal(e.to_string()))?;
             }
         }
-        let columns: Vec<String> = table_schema()
+        let columns: Vec<String> = kind
+            .schema()
             .fields()
             .iter()
             .map(|f| f.name().clone())

@@ -11,6 +11,7 @@ use opentrail_model::selectors::{AdvancedEventSelector, AdvancedFieldSelector};
 use serde_json::Value;
 
 use crate::query::{Queries, QueryStatus, QueryableStore, describe, results_page};
+use crate::tables::TableKind;
 use crate::writer::{Lake, StoreSpec, WriterSettings};
 
 const STORE: &str = "5e2676f8-9fce-46ef-8142-3e36a94e6691";
@@ -35,6 +36,8 @@ fn spec(ingesting: bool) -> StoreSpec {
         multi_region: true,
         selectors: management_only(),
         ingesting,
+        kind: TableKind::Events,
+        channels: Vec::new(),
     }
 }
 
@@ -64,6 +67,7 @@ async fn run(queries: &Arc<Queries>, sql: &str) -> Vec<Vec<String>> {
         id: STORE.into(),
         arn: format!("arn:aws:cloudtrail:us-east-1:{ACCOUNT}:eventdatastore/{STORE}"),
         active: true,
+        kind: TableKind::Events,
     }];
     let id = queries
         .start(ACCOUNT, "us-east-1", sql, &stores)
@@ -188,6 +192,7 @@ async fn journal_to_table_to_sql_exactly_once() {
                 id: STORE.into(),
                 arn: String::new(),
                 active: true,
+                kind: TableKind::Events,
             }],
         )
         .await
@@ -265,6 +270,7 @@ async fn statements_that_are_not_queries_are_refused() {
         id: STORE.into(),
         arn: String::new(),
         active: true,
+        kind: TableKind::Events,
     }];
     for (sql, code) in [
         (

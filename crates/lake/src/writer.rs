@@ -17,13 +17,13 @@ use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::SaveMode;
 use opentrail_journal::Journal;
 use opentrail_model::selectors::{AdvancedEventSelector, EventFacts};
-use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
 use crate::LakeError;
-use crate::schema::{self, PARTITION_COLUMN};
+use crate::schema::PARTITION_COLUMN;
+use crate::tables::{Pending, TableKind};
 
 /// The Delta application id under which commits record the journal position.
 pub const JOURNAL_APP_ID: &str = "opentrail-journal";
@@ -43,6 +43,11 @@ pub struct StoreSpec {
     pub selectors: Vec<AdvancedEventSelector>,
     /// Whether the store ingests now (ENABLED); stopped stores skip what passes meanwhile.
     pub ingesting: bool,
+    /// Its table's kind (CloudTrail events or integration events).
+    pub kind: TableKind,
+    /// For integration stores: the ARNs of the channels that deliver to it. An integration
+    /// event is kept only when it came through one of them.
+    pub channels: Vec<String>,
 }
 
 impl StoreSpec {
@@ -56,7 +61,10 @@ impl StoreSpec {
             .is_none_or(|a| a == self.account);
         let region_ok =
             self.multi_region || facts.aws_region.as_deref() == Some(self.region.as_str());
-        account_ok && region_ok && self.selectors.iter().any(|s| s.matches(&facts))
+        let channel_ok = self.kind != TableKind::Activity
+            || crate::tables::channel_of(record)
+                .is_some_and(|c| self.channels.iter().any(|x| *x == c));
+        account_ok && region_ok && channel_ok && self.selectors.iter().any(|s| s.matches(&facts))
     }
 }
 
@@ -138,6 +146,7 @@ impl Lake {
                     });
                 }
                 None => {
+                    self.pin_start(&id);
                     let (spec_tx, spec_rx) = watch::channel(spec);
                     let (stop_tx, stop_rx) = watch::channel(false);
                     let lake = Arc::clone(self);
@@ -154,6 +163,18 @@ impl Lake {
                     );
                 }
             }
+        }
+    }
+
+    /// Records where a store without a table or checkpoint starts (the journal's end now),
+    /// so that it takes every event appended after the call that made it known — however
+    /// late its consumer task first runs.
+    fn pin_start(&self, id: &str) {
+        let name = consumer_name(id);
+        let fresh = matches!(self.journal.checkpoint(&name), Ok(None))
+            && !self.table_dir(id).join("_delta_log").exists();
+        if fresh && let Err(e) = self.journal.save_checkpoint(&name, self.journal.durable_lsn()) {
+            tracing::warn!(store = %id, error = %e, "could not record where a new store starts");
         }
     }
 
@@ -268,13 +289,12 @@ impl Lake {
         };
         let _ = self.journal.save_checkpoint(&name, committed);
         let mut reader = self.journal.reader(committed + 1);
-        let mut rows: Vec<Value> = Vec::new();
+        let mut rows = Pending::new(spec_rx.borrow().kind);
         let mut last_lsn = committed;
         let mut first_row: Option<Instant> = None;
         let mut last_saved = Instant::now();
         loop {
             let stopping = *stop.borrow();
-            let spec = spec_rx.borrow_and_update().clone();
             let entries = if stopping {
                 Vec::new()
             } else {
@@ -287,14 +307,13 @@ impl Lake {
                     }
                 }
             };
+            // Read after the entries: a spec change made before an entry was appended (a new
+            // channel destination, say) is seen by the time that entry is.
+            let spec = spec_rx.borrow_and_update().clone();
             let empty = entries.is_empty();
             for e in entries {
                 last_lsn = e.lsn;
-                if spec.ingesting
-                    && spec.keeps(&e.data)
-                    && let Some(r) = schema::row(&e.data)
-                {
-                    rows.push(r);
+                if spec.ingesting && spec.keeps(&e.data) && rows.push(&e.data) {
                     first_row.get_or_insert_with(Instant::now);
                 }
             }
@@ -407,10 +426,10 @@ pub async fn open_table(dir: &Path) -> Result<Option<DeltaTable>, LakeError> {
 async fn commit(
     table: Option<DeltaTable>,
     dir: &Path,
-    rows: &[Value],
+    rows: &Pending,
     lsn: u64,
 ) -> Result<DeltaTable, LakeError> {
-    let batch = schema::batch(rows)?;
+    let batch = rows.batch()?;
     let table = match table {
         Some(t) => t,
         None => {
