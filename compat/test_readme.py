@@ -50,6 +50,10 @@ def test_readme_shell_and_python_examples_run(tmp_path):
         assert "INVALID" not in out.stdout + out.stderr
         # The lake query finds the call made after the store was created.
         assert re.search(r"^ListTrails$", out.stdout, re.M), out.stdout
+        # The integration event went through the channel into the integration store.
+        assert re.search(r"^ChargeCard\talice\tarn:aws:cloudtrail:us-east-1:123456789012:channel/[0-9a-f-]{36}$",
+                         out.stdout, re.M), out.stdout
+        assert '"failed": []' in out.stdout
 
         py_env = dict(env, AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "opentrail-data" / "credentials"),
                       AWS_PROFILE="opentrail", AWS_DEFAULT_REGION="us-east-1")

@@ -260,7 +260,10 @@ pub fn validate_source(source: &str) -> Result<(), LakeError> {
     let chars_ok = source
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-'));
-    let first_ok = source.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let first_ok = source
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
     if !(1..=256).contains(&n) || !chars_ok || !first_ok {
         return Err(LakeError::InvalidSource(format!(
             "Source {source:?} is not valid: use Custom, or a partner's source name (up to 256 letters, digits, spaces, periods, underscores and hyphens)."
@@ -284,14 +287,20 @@ fn id_ok(id: &str) -> bool {
 
 /// The channel ARN `given` (an ARN or its ID suffix) names: `(arn, account, region)` of the
 /// ARN, or the caller's for an ID. `ChannelARNInvalidException` when it is neither.
-fn parse_channel(given: &str, account: &str, region: &str) -> Result<(String, String, String), LakeError> {
+fn parse_channel(
+    given: &str,
+    account: &str,
+    region: &str,
+) -> Result<(String, String, String), LakeError> {
     if given.starts_with("arn:") {
         let parts: Vec<&str> = given.splitn(6, ':').collect();
         let id = (parts.len() == 6 && parts[2] == "cloudtrail")
             .then(|| parts[5].strip_prefix("channel/"))
             .flatten();
         return match id {
-            Some(id) if id_ok(id) => Ok((given.to_owned(), parts[4].to_owned(), parts[3].to_owned())),
+            Some(id) if id_ok(id) => {
+                Ok((given.to_owned(), parts[4].to_owned(), parts[3].to_owned()))
+            }
             _ => Err(LakeError::ChannelArnInvalid(format!(
                 "{given} is not a valid channel ARN: expected arn:aws:cloudtrail:<region>:<account>:channel/<id>."
             ))),
@@ -322,7 +331,11 @@ fn store_location(location: &str) -> Result<(String, String, String), LakeError>
         .then(|| parts[5].strip_prefix("eventdatastore/"))
         .flatten();
     match id {
-        Some(id) if id_ok(id) => Ok((location.to_owned(), parts[4].to_owned(), parts[3].to_owned())),
+        Some(id) if id_ok(id) => Ok((
+            location.to_owned(),
+            parts[4].to_owned(),
+            parts[3].to_owned(),
+        )),
         _ => Err(LakeError::EventDataStoreArnInvalid(format!(
             "Destination location {location} is not an event data store ARN: expected arn:aws:cloudtrail:<region>:<account>:eventdatastore/<id>."
         ))),
@@ -441,7 +454,13 @@ impl Channels {
         }
     }
 
-    fn find(&self, tx: &Tx<'_>, account: &str, region: &str, given: &str) -> Result<Channel, LakeError> {
+    fn find(
+        &self,
+        tx: &Tx<'_>,
+        account: &str,
+        region: &str,
+        given: &str,
+    ) -> Result<Channel, LakeError> {
         let (arn, a, r) = parse_channel(given, account, region)?;
         if a != account || r != region {
             return Err(not_found(given, account, region));
@@ -564,7 +583,11 @@ impl Channels {
         }
         let more = all.len() > limit;
         all.truncate(limit);
-        let next_token = if more { all.last().map(encode_token) } else { None };
+        let next_token = if more {
+            all.last().map(encode_token)
+        } else {
+            None
+        };
         Ok(ChannelPage {
             channels: all,
             next_token,
@@ -577,7 +600,12 @@ impl Channels {
     }
 
     /// UpdateChannel: a new name and/or a new set of destinations.
-    pub fn update(&self, account: &str, region: &str, req: UpdateChannel) -> Result<Channel, LakeError> {
+    pub fn update(
+        &self,
+        account: &str,
+        region: &str,
+        req: UpdateChannel,
+    ) -> Result<Channel, LakeError> {
         if let Some(n) = &req.name {
             validate_name(n)?;
         }
@@ -631,10 +659,12 @@ impl Channels {
         let (arn, owner, arn_region) = parse_channel(given, account, region)?;
         let found = self.catalog.read(|tx| tx.get::<Channel>(&arn))?;
         match found {
-            Some(c) if c.account != account => Err(LakeError::ChannelInsufficientPermission(format!(
-                "The channel {arn} belongs to account {}; only its owner can put events into it.",
-                c.account
-            ))),
+            Some(c) if c.account != account => {
+                Err(LakeError::ChannelInsufficientPermission(format!(
+                    "The channel {arn} belongs to account {}; only its owner can put events into it.",
+                    c.account
+                )))
+            }
             Some(c) if c.region == region => Ok(c),
             _ if arn_region != region => Err(LakeError::ChannelNotFound(format!(
                 "The channel {given} was not found in {region}: send PutAuditEvents to the channel's region ({arn_region})."
@@ -668,7 +698,13 @@ impl Channels {
     }
 
     /// The channel a tag operation names: only its ARN is accepted.
-    fn tag_target(&self, tx: &Tx<'_>, account: &str, region: &str, resource: &str) -> Result<Channel, LakeError> {
+    fn tag_target(
+        &self,
+        tx: &Tx<'_>,
+        account: &str,
+        region: &str,
+        resource: &str,
+    ) -> Result<Channel, LakeError> {
         if !resource.starts_with("arn:") {
             return Err(LakeError::ChannelArnInvalid(format!(
                 "{resource} is not an ARN: tag operations take the channel's ARN."
@@ -678,7 +714,13 @@ impl Channels {
     }
 
     /// AddTags on a channel (existing keys are overwritten; at most 50 tags).
-    pub fn add_tags(&self, account: &str, region: &str, resource: &str, tags: &[Tag]) -> Result<(), LakeError> {
+    pub fn add_tags(
+        &self,
+        account: &str,
+        region: &str,
+        resource: &str,
+        tags: &[Tag],
+    ) -> Result<(), LakeError> {
         validate_tags(tags)?;
         self.catalog.transaction(|tx| {
             let c = self.tag_target(tx, account, region, resource)?;
@@ -697,7 +739,13 @@ impl Channels {
     }
 
     /// RemoveTags on a channel (a value given must match too).
-    pub fn remove_tags(&self, account: &str, region: &str, resource: &str, tags: &[Tag]) -> Result<(), LakeError> {
+    pub fn remove_tags(
+        &self,
+        account: &str,
+        region: &str,
+        resource: &str,
+        tags: &[Tag],
+    ) -> Result<(), LakeError> {
         validate_tags(tags)?;
         self.catalog.transaction(|tx| {
             let c = self.tag_target(tx, account, region, resource)?;
@@ -707,7 +755,12 @@ impl Channels {
 
     /// ListTags of one channel; an unknown channel is `ResourceNotFoundException`, as
     /// ListTags names it.
-    pub fn list_tags(&self, account: &str, region: &str, resource: &str) -> Result<Vec<Tag>, LakeError> {
+    pub fn list_tags(
+        &self,
+        account: &str,
+        region: &str,
+        resource: &str,
+    ) -> Result<Vec<Tag>, LakeError> {
         self.catalog.transaction(|tx| {
             let c = self
                 .tag_target(tx, account, region, resource)

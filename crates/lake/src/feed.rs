@@ -3,7 +3,6 @@
 //! journal checkpoint of a store that is gone for good (deleted and past its 7-day restore
 //! window) are removed.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,11 +38,15 @@ pub fn spec_of(store: &EventDataStore, channels: &[Channel]) -> StoreSpec {
     }
 }
 
-/// Syncs once: consumers for `stores`, and removal of what no store owns any more.
-pub fn sync_once(lake: &Arc<Lake>, stores: &[EventDataStore], channels: &[Channel]) {
-    lake.sync(stores.iter().map(|s| spec_of(s, channels)).collect());
-    let known: HashSet<String> = stores.iter().map(|s| s.id.clone()).collect();
-    lake.purge_unknown(&known);
+/// Syncs once with what a catalog read under `snapshot` (see [`Lake::snapshot`]) found:
+/// consumers for `stores`, and removal of what no store owns any more. Nothing happens when
+/// a later read was applied meanwhile.
+pub fn sync_once(lake: &Arc<Lake>, snapshot: u64, stores: &[EventDataStore], channels: &[Channel]) {
+    lake.sync_snapshot(
+        snapshot,
+        stores.iter().map(|s| spec_of(s, channels)).collect(),
+        true,
+    );
 }
 
 /// Hands the consumers the catalog as it is now, without waiting for the next poll. Called
@@ -54,9 +57,14 @@ pub fn refresh(
     stores: &EventDataStores,
     channels: &Channels,
 ) -> Result<(), LakeError> {
+    let snapshot = lake.snapshot();
     let all = stores.list_all()?;
     let channels = channels.list_all()?;
-    lake.sync(all.iter().map(|s| spec_of(s, &channels)).collect());
+    lake.sync_snapshot(
+        snapshot,
+        all.iter().map(|s| spec_of(s, &channels)).collect(),
+        false,
+    );
     Ok(())
 }
 
@@ -87,15 +95,18 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut last_retention: Option<std::time::Instant> = None;
         loop {
+            let snapshot = lake.snapshot();
             let listed = {
                 let stores = Arc::clone(&stores);
                 let channels = Arc::clone(&channels);
-                tokio::task::spawn_blocking(move || Ok::<_, LakeError>((stores.list_all()?, channels.list_all()?)))
-                    .await
+                tokio::task::spawn_blocking(move || {
+                    Ok::<_, LakeError>((stores.list_all()?, channels.list_all()?))
+                })
+                .await
             };
             match listed {
                 Ok(Ok((all, channels))) => {
-                    sync_once(&lake, &all, &channels);
+                    sync_once(&lake, snapshot, &all, &channels);
                     if last_retention.is_none_or(|t| t.elapsed() >= retention_every) {
                         last_retention = Some(std::time::Instant::now());
                         enforce_retention(&lake, &all).await;

@@ -116,7 +116,10 @@ pub fn row(record: &[u8]) -> Option<Value> {
     let Value::Object(members) = serde_json::from_slice::<Value>(record).ok()? else {
         return None;
     };
-    let day = member(&members, "eventtime")?.as_str()?.get(..10)?.to_owned();
+    let day = member(&members, "eventtime")?
+        .as_str()?
+        .get(..10)?
+        .to_owned();
     let mut out = Map::new();
     for field in table_schema().fields() {
         let name = field.name().as_str();
@@ -187,8 +190,16 @@ mod tests {
         assert_eq!(field("uid"), "u-1");
         assert_eq!(field("requestparameters"), r#"{"amount":12}"#);
         assert_eq!(field("additionaleventdata"), r#"{"k":"v"}"#);
-        assert!(data.column_by_name("responseelements").expect("c").is_null(0));
-        let who = data.column_by_name("useridentity").expect("c").as_struct().clone();
+        assert!(
+            data.column_by_name("responseelements")
+                .expect("c")
+                .is_null(0)
+        );
+        let who = data
+            .column_by_name("useridentity")
+            .expect("c")
+            .as_struct()
+            .clone();
         assert_eq!(
             text(who.column_by_name("principalid").expect("c").as_ref()),
             "alice"
@@ -205,7 +216,11 @@ mod tests {
         let odd = r#"{"eventTime":"2026-11-25T00:00:00Z","metadata":"x","eventData":{"userIdentity":[1],"eventName":7}}"#;
         let b = batch(&[row(odd.as_bytes()).expect("row")]).expect("batch");
         assert!(b.column_by_name("metadata").expect("c").is_null(0));
-        let data = b.column_by_name("eventdata").expect("c").as_struct().clone();
+        let data = b
+            .column_by_name("eventdata")
+            .expect("c")
+            .as_struct()
+            .clone();
         assert!(data.column_by_name("useridentity").expect("c").is_null(0));
         assert_eq!(
             data.column_by_name("eventname")

@@ -183,12 +183,23 @@ mod tests {
             json!([{"FieldSelectors":[{"Field":"eventCategory","Equals":["ActivityAuditLog"]}]}]),
         );
         assert_eq!(TableKind::of(&activity), TableKind::Activity);
-        let management =
-            selectors(json!([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]}]}]));
+        let management = selectors(
+            json!([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]}]}]),
+        );
         assert_eq!(TableKind::of(&management), TableKind::Events);
         assert_eq!(TableKind::of(&[]), TableKind::Events);
-        assert!(TableKind::Activity.schema().field_with_name("eventdata").is_ok());
-        assert!(TableKind::Events.schema().field_with_name("useridentity").is_ok());
+        assert!(
+            TableKind::Activity
+                .schema()
+                .field_with_name("eventdata")
+                .is_ok()
+        );
+        assert!(
+            TableKind::Events
+                .schema()
+                .field_with_name("useridentity")
+                .is_ok()
+        );
     }
 
     #[test]
@@ -204,7 +215,12 @@ mod tests {
         assert!(p.is_empty());
         let mut e = Pending::new(TableKind::Events);
         assert!(e.push(record));
-        assert!(e.batch().expect("batch").column_by_name("useridentity").is_some());
+        assert!(
+            e.batch()
+                .expect("batch")
+                .column_by_name("useridentity")
+                .is_some()
+        );
         assert_eq!(channel_of(record).as_deref(), Some("arn:c"));
         assert_eq!(channel_of(br#"{"eventTime":"x"}"#), None);
     }

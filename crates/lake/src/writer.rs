@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -98,6 +99,11 @@ pub struct Lake {
     journal: Journal,
     settings: WriterSettings,
     consumers: Mutex<HashMap<String, Consumer>>,
+    /// Numbers catalog reads ([`Lake::snapshot`]) so that specs from an older read never
+    /// replace those from a newer one.
+    snapshots: AtomicU64,
+    /// The newest snapshot applied; held while specs are applied and tables purged.
+    applied: Mutex<u64>,
 }
 
 impl Lake {
@@ -108,6 +114,8 @@ impl Lake {
             journal,
             settings,
             consumers: Mutex::new(HashMap::new()),
+            snapshots: AtomicU64::new(0),
+            applied: Mutex::new(0),
         })
     }
 
@@ -121,9 +129,45 @@ impl Lake {
         open_table(&self.table_dir(id)).await
     }
 
+    /// A number for a catalog read about to happen: take it before reading, and hand it to
+    /// [`Lake::sync_snapshot`] with the specs read.
+    pub fn snapshot(&self) -> u64 {
+        self.snapshots.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// [`Lake::sync`] with specs read under `snapshot`, unless specs of a later read were
+    /// applied already (a poll that read the catalog before a change must not undo the
+    /// refresh made after it). With `purge`, also removes the tables of stores not in
+    /// `specs`. Whether the specs were applied.
+    pub fn sync_snapshot(
+        self: &Arc<Self>,
+        snapshot: u64,
+        specs: Vec<StoreSpec>,
+        purge: bool,
+    ) -> bool {
+        let Ok(mut applied) = self.applied.lock() else {
+            return false;
+        };
+        if snapshot < *applied {
+            return false;
+        }
+        *applied = snapshot;
+        let known: std::collections::HashSet<String> = specs.iter().map(|s| s.id.clone()).collect();
+        self.sync_specs(specs);
+        if purge {
+            self.purge_unknown(&known);
+        }
+        true
+    }
+
     /// Makes the running consumers those of `specs`: starts new ones, hands changed specs to
     /// running ones, stops the rest (their tables stay).
     pub fn sync(self: &Arc<Self>, specs: Vec<StoreSpec>) {
+        let snapshot = self.snapshot();
+        self.sync_snapshot(snapshot, specs, false);
+    }
+
+    fn sync_specs(self: &Arc<Self>, specs: Vec<StoreSpec>) {
         let Ok(mut consumers) = self.consumers.lock() else {
             return;
         };
@@ -173,7 +217,11 @@ impl Lake {
         let name = consumer_name(id);
         let fresh = matches!(self.journal.checkpoint(&name), Ok(None))
             && !self.table_dir(id).join("_delta_log").exists();
-        if fresh && let Err(e) = self.journal.save_checkpoint(&name, self.journal.durable_lsn()) {
+        if fresh
+            && let Err(e) = self
+                .journal
+                .save_checkpoint(&name, self.journal.durable_lsn())
+        {
             tracing::warn!(store = %id, error = %e, "could not record where a new store starts");
         }
     }

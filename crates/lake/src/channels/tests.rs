@@ -36,8 +36,10 @@ impl Fixture {
         let req = CreateEventDataStore {
             name: name.into(),
             advanced_event_selectors: Some(
-                serde_json::from_value(json!([{"FieldSelectors":[{"Field":"eventCategory","Equals":[category]}]}]))
-                    .expect("selectors"),
+                serde_json::from_value(
+                    json!([{"FieldSelectors":[{"Field":"eventCategory","Equals":[category]}]}]),
+                )
+                .expect("selectors"),
             ),
             termination_protection_enabled: Some(false),
             ..Default::default()
@@ -45,7 +47,12 @@ impl Fixture {
         self.stores.create(account, region, req).expect("store").0
     }
 
-    fn create(&self, name: &str, source: &str, stores: &[&EventDataStore]) -> Result<Channel, LakeError> {
+    fn create(
+        &self,
+        name: &str,
+        source: &str,
+        stores: &[&EventDataStore],
+    ) -> Result<Channel, LakeError> {
         self.channels
             .create(ACCT, REGION, request(name, source, stores))
             .map(|(c, _)| c)
@@ -91,11 +98,17 @@ fn create_get_list_update_delete() {
             },
         )
         .expect("created");
-    assert!(c.arn.starts_with(&format!("arn:aws:cloudtrail:{REGION}:{ACCT}:channel/")));
+    assert!(
+        c.arn
+            .starts_with(&format!("arn:aws:cloudtrail:{REGION}:{ACCT}:channel/"))
+    );
     assert_eq!(c.arn.rsplit('/').next(), Some(c.id.as_str()));
     assert_eq!(tags.len(), 1);
     let api = c.to_create_api(&tags);
-    assert_eq!(api["Destinations"], json!([{"Type": "EVENT_DATA_STORE", "Location": a.arn}]));
+    assert_eq!(
+        api["Destinations"],
+        json!([{"Type": "EVENT_DATA_STORE", "Location": a.arn}])
+    );
     assert_eq!(api["Tags"], json!([{"Key": "team", "Value": "billing"}]));
     assert_eq!(api["Source"], "Custom");
 
@@ -121,22 +134,50 @@ fn create_get_list_update_delete() {
         )
         .expect("updated");
     assert_eq!(updated.name, "billing-app-2");
-    assert_eq!(updated.store_arns().collect::<Vec<_>>(), vec![a.arn.as_str(), b.arn.as_str()]);
+    assert_eq!(
+        updated.store_arns().collect::<Vec<_>>(),
+        vec![a.arn.as_str(), b.arn.as_str()]
+    );
     // Nothing given: nothing changes but the answer.
     let same = f
         .channels
-        .update(ACCT, REGION, UpdateChannel { channel: c.arn.clone(), ..Default::default() })
+        .update(
+            ACCT,
+            REGION,
+            UpdateChannel {
+                channel: c.arn.clone(),
+                ..Default::default()
+            },
+        )
         .expect("no-op");
-    assert_eq!((same.name, same.destinations), (updated.name.clone(), updated.destinations.clone()));
+    assert_eq!(
+        (same.name, same.destinations),
+        (updated.name.clone(), updated.destinations.clone())
+    );
 
     let page = f.channels.list(ACCT, REGION, None, None).expect("list");
     assert_eq!(page.channels.len(), 1);
-    assert_eq!(page.channels[0].to_list_item(), json!({"ChannelArn": c.arn, "Name": "billing-app-2"}));
-    assert!(f.channels.list(ACCT, "eu-west-1", None, None).expect("list").channels.is_empty());
+    assert_eq!(
+        page.channels[0].to_list_item(),
+        json!({"ChannelArn": c.arn, "Name": "billing-app-2"})
+    );
+    assert!(
+        f.channels
+            .list(ACCT, "eu-west-1", None, None)
+            .expect("list")
+            .channels
+            .is_empty()
+    );
 
     f.channels.delete(ACCT, REGION, &c.arn).expect("deleted");
-    assert_eq!(code(f.channels.get(ACCT, REGION, &c.arn)), "ChannelNotFoundException");
-    assert_eq!(code(f.channels.delete(ACCT, REGION, &c.arn)), "ChannelNotFoundException");
+    assert_eq!(
+        code(f.channels.get(ACCT, REGION, &c.arn)),
+        "ChannelNotFoundException"
+    );
+    assert_eq!(
+        code(f.channels.delete(ACCT, REGION, &c.arn)),
+        "ChannelNotFoundException"
+    );
 }
 
 #[test]
@@ -144,16 +185,39 @@ fn names_and_sources_are_checked() {
     let f = fixture();
     let a = f.store("activity", "ActivityAuditLog");
     for bad in ["ab", "has space", &"x".repeat(129), "slash/name"] {
-        assert_eq!(code(f.create(bad, "Custom", &[&a])), "InvalidParameterException", "{bad}");
+        assert_eq!(
+            code(f.create(bad, "Custom", &[&a])),
+            "InvalidParameterException",
+            "{bad}"
+        );
     }
-    for bad in ["custom", "CUSTOM", "", " leading", "aws-service-channel", "AWSConfig", "bad/char", &"p".repeat(257)] {
-        assert_eq!(code(f.create("chan", bad, &[&a])), "InvalidSourceException", "{bad:?}");
+    for bad in [
+        "custom",
+        "CUSTOM",
+        "",
+        " leading",
+        "aws-service-channel",
+        "AWSConfig",
+        "bad/char",
+        &"p".repeat(257),
+    ] {
+        assert_eq!(
+            code(f.create("chan", bad, &[&a])),
+            "InvalidSourceException",
+            "{bad:?}"
+        );
     }
     f.create("custom-1", "Custom", &[&a]).expect("custom");
-    f.create("custom-2", "Custom", &[&a]).expect("several custom channels");
-    assert_eq!(code(f.create("custom-1", "Custom", &[&a])), "ChannelAlreadyExistsException");
+    f.create("custom-2", "Custom", &[&a])
+        .expect("several custom channels");
+    assert_eq!(
+        code(f.create("custom-1", "Custom", &[&a])),
+        "ChannelAlreadyExistsException"
+    );
     f.create("okta", "Okta Identity", &[&a]).expect("partner");
-    let e = f.create("okta-2", "Okta Identity", &[&a]).expect_err("one per partner");
+    let e = f
+        .create("okta-2", "Okta Identity", &[&a])
+        .expect_err("one per partner");
     assert_eq!(e.code(), "ChannelAlreadyExistsException");
     assert!(e.to_string().contains("at most one channel"), "{e}");
 }
@@ -169,11 +233,19 @@ fn destinations_must_be_active_integration_stores_of_the_caller() {
         code(f.create("chan-1", "Custom", &[&management])),
         "InvalidEventDataStoreCategoryException"
     );
-    assert_eq!(code(f.create("chan-1", "Custom", &[&elsewhere])), "EventDataStoreNotFoundException");
-    assert_eq!(code(f.create("chan-1", "Custom", &[&foreign])), "EventDataStoreNotFoundException");
+    assert_eq!(
+        code(f.create("chan-1", "Custom", &[&elsewhere])),
+        "EventDataStoreNotFoundException"
+    );
+    assert_eq!(
+        code(f.create("chan-1", "Custom", &[&foreign])),
+        "EventDataStoreNotFoundException"
+    );
     let missing = Destination {
         kind: EVENT_DATA_STORE.into(),
-        location: format!("arn:aws:cloudtrail:{REGION}:{ACCT}:eventdatastore/00000000-0000-4000-8000-000000000000"),
+        location: format!(
+            "arn:aws:cloudtrail:{REGION}:{ACCT}:eventdatastore/00000000-0000-4000-8000-000000000000"
+        ),
     };
     let with = |d: Vec<Destination>| {
         f.channels.create(
@@ -186,14 +258,31 @@ fn destinations_must_be_active_integration_stores_of_the_caller() {
         )
     };
     assert_eq!(code(with(vec![missing])), "EventDataStoreNotFoundException");
-    for location in ["not-an-arn", "arn:aws:cloudtrail:us-east-1:123456789012:trail/t", "arn:aws:s3:::bucket"] {
-        let d = Destination { kind: EVENT_DATA_STORE.into(), location: location.into() };
-        assert_eq!(code(with(vec![d])), "EventDataStoreARNInvalidException", "{location}");
+    for location in [
+        "not-an-arn",
+        "arn:aws:cloudtrail:us-east-1:123456789012:trail/t",
+        "arn:aws:s3:::bucket",
+    ] {
+        let d = Destination {
+            kind: EVENT_DATA_STORE.into(),
+            location: location.into(),
+        };
+        assert_eq!(
+            code(with(vec![d])),
+            "EventDataStoreARNInvalidException",
+            "{location}"
+        );
     }
     assert_eq!(code(with(vec![])), "InvalidParameterException");
-    assert_eq!(code(with(vec![to(&activity), to(&activity)])), "InvalidParameterException");
+    assert_eq!(
+        code(with(vec![to(&activity), to(&activity)])),
+        "InvalidParameterException"
+    );
     for kind in ["AWS_SERVICE", "EventDataStore"] {
-        let d = Destination { kind: kind.into(), location: activity.arn.clone() };
+        let d = Destination {
+            kind: kind.into(),
+            location: activity.arn.clone(),
+        };
         assert_eq!(code(with(vec![d])), "InvalidParameterException", "{kind}");
     }
     let many: Vec<Destination> = (0..201).map(|_| to(&activity)).collect();
@@ -201,7 +290,10 @@ fn destinations_must_be_active_integration_stores_of_the_caller() {
     // A store pending deletion is inactive.
     let doomed = f.store("doomed", "ActivityAuditLog");
     f.stores.delete(ACCT, REGION, &doomed.arn).expect("deleted");
-    assert_eq!(code(f.create("chan-1", "Custom", &[&doomed])), "InactiveEventDataStoreException");
+    assert_eq!(
+        code(f.create("chan-1", "Custom", &[&doomed])),
+        "InactiveEventDataStoreException"
+    );
     // Refused requests left nothing behind.
     assert!(f.channels.list_all().expect("all").is_empty());
     // An update is held to the same rules and changes nothing when refused.
@@ -224,9 +316,12 @@ fn twenty_five_channels_per_region() {
     let f = fixture();
     let a = f.store("activity", "ActivityAuditLog");
     for i in 0..MAX_CHANNELS {
-        f.create(&format!("chan-{i:02}"), "Custom", &[&a]).expect("within the limit");
+        f.create(&format!("chan-{i:02}"), "Custom", &[&a])
+            .expect("within the limit");
     }
-    let e = f.create("one-too-many", "Custom", &[&a]).expect_err("limit");
+    let e = f
+        .create("one-too-many", "Custom", &[&a])
+        .expect_err("limit");
     assert_eq!(e.code(), "ChannelMaxLimitExceededException");
     // Another region has its own quota.
     let eu = f.store_in(ACCT, "eu-west-1", "activity-eu", "ActivityAuditLog");
@@ -247,13 +342,29 @@ fn channels_are_named_by_arn_or_id_of_the_callers_region() {
         "arn:aws",
         "not an id",
     ] {
-        assert_eq!(code(f.channels.get(ACCT, REGION, bad)), "ChannelARNInvalidException", "{bad}");
+        assert_eq!(
+            code(f.channels.get(ACCT, REGION, bad)),
+            "ChannelARNInvalidException",
+            "{bad}"
+        );
     }
-    assert_eq!(code(f.channels.get(ACCT, "eu-west-1", &c.arn)), "ChannelNotFoundException");
-    assert_eq!(code(f.channels.get(ACCT, "eu-west-1", &c.id)), "ChannelNotFoundException");
-    assert_eq!(code(f.channels.get(OTHER, REGION, &c.arn)), "ChannelNotFoundException");
     assert_eq!(
-        code(f.channels.get(ACCT, REGION, "00000000-0000-4000-8000-000000000000")),
+        code(f.channels.get(ACCT, "eu-west-1", &c.arn)),
+        "ChannelNotFoundException"
+    );
+    assert_eq!(
+        code(f.channels.get(ACCT, "eu-west-1", &c.id)),
+        "ChannelNotFoundException"
+    );
+    assert_eq!(
+        code(f.channels.get(OTHER, REGION, &c.arn)),
+        "ChannelNotFoundException"
+    );
+    assert_eq!(
+        code(
+            f.channels
+                .get(ACCT, REGION, "00000000-0000-4000-8000-000000000000")
+        ),
         "ChannelNotFoundException"
     );
 }
@@ -265,16 +376,35 @@ fn put_audit_events_lookup_names_the_data_plane_failures() {
     let c = f.create("chan-1", "Custom", &[&a]).expect("created");
     assert_eq!(f.channels.for_put(ACCT, REGION, &c.arn).expect("owner"), c);
     assert_eq!(f.channels.for_put(ACCT, REGION, &c.id).expect("by id"), c);
-    let e = f.channels.for_put(OTHER, REGION, &c.arn).expect_err("not the owner");
+    let e = f
+        .channels
+        .for_put(OTHER, REGION, &c.arn)
+        .expect_err("not the owner");
     assert_eq!(e.data_plane_code(), "ChannelInsufficientPermission");
-    let e = f.channels.for_put(ACCT, "eu-west-1", &c.arn).expect_err("other region");
+    let e = f
+        .channels
+        .for_put(ACCT, "eu-west-1", &c.arn)
+        .expect_err("other region");
     assert_eq!(e.data_plane_code(), "ChannelNotFound");
     assert!(e.to_string().contains(REGION), "{e}");
     let gone = channel_arn(REGION, OTHER, "00000000-0000-4000-8000-000000000000");
-    assert_eq!(f.channels.for_put(ACCT, REGION, &gone).expect_err("missing").data_plane_code(), "ChannelNotFound");
-    for bad in ["arn:aws:cloudtrail:us-east-1:123456789012:eventdatastore/x", "arn:nope", "white space"] {
+    assert_eq!(
+        f.channels
+            .for_put(ACCT, REGION, &gone)
+            .expect_err("missing")
+            .data_plane_code(),
+        "ChannelNotFound"
+    );
+    for bad in [
+        "arn:aws:cloudtrail:us-east-1:123456789012:eventdatastore/x",
+        "arn:nope",
+        "white space",
+    ] {
         assert_eq!(
-            f.channels.for_put(ACCT, REGION, bad).expect_err("bad").data_plane_code(),
+            f.channels
+                .for_put(ACCT, REGION, bad)
+                .expect_err("bad")
+                .data_plane_code(),
             "InvalidChannelARN",
             "{bad}"
         );
@@ -287,17 +417,29 @@ fn ingestion_status_keeps_the_latest_outcomes() {
     let a = f.store("activity", "ActivityAuditLog");
     let c = f.create("chan-1", "Custom", &[&a]).expect("created");
     let t1 = Utc::now();
-    f.channels.record_ingestion(&c.arn, t1, Some("11111111-1111-4111-8111-111111111111"), None);
+    f.channels.record_ingestion(
+        &c.arn,
+        t1,
+        Some("11111111-1111-4111-8111-111111111111"),
+        None,
+    );
     let t2 = t1 + chrono::Duration::seconds(5);
-    f.channels.record_ingestion(&c.arn, t2, None, Some("InvalidChecksum"));
+    f.channels
+        .record_ingestion(&c.arn, t2, None, Some("InvalidChecksum"));
     let (_, s) = f.channels.get(ACCT, REGION, &c.arn).expect("get");
     assert_eq!(s.latest_success_time, Some(t1));
-    assert_eq!(s.latest_success_event_id.as_deref(), Some("11111111-1111-4111-8111-111111111111"));
+    assert_eq!(
+        s.latest_success_event_id.as_deref(),
+        Some("11111111-1111-4111-8111-111111111111")
+    );
     assert_eq!(s.latest_attempt_time, Some(t2));
     assert_eq!(s.latest_attempt_event_id, None);
     assert_eq!(s.latest_error_code.as_deref(), Some("InvalidChecksum"));
     let api = c.to_get_api(&s);
-    assert_eq!(api["IngestionStatus"]["LatestIngestionErrorCode"], "InvalidChecksum");
+    assert_eq!(
+        api["IngestionStatus"]["LatestIngestionErrorCode"],
+        "InvalidChecksum"
+    );
     assert!(api["IngestionStatus"]["LatestIngestionSuccessTime"].is_number());
 }
 
@@ -306,14 +448,25 @@ fn list_pages_by_position() {
     let f = fixture();
     let a = f.store("activity", "ActivityAuditLog");
     let made: Vec<Channel> = (0..5)
-        .map(|i| f.create(&format!("chan-{i}"), "Custom", &[&a]).expect("created"))
+        .map(|i| {
+            f.create(&format!("chan-{i}"), "Custom", &[&a])
+                .expect("created")
+        })
         .collect();
-    let first = f.channels.list(ACCT, REGION, Some(2), None).expect("page 1");
+    let first = f
+        .channels
+        .list(ACCT, REGION, Some(2), None)
+        .expect("page 1");
     assert_eq!(first.channels, made[..2]);
     let token = first.next_token.expect("more");
     // A deleted channel does not shift the next page.
-    f.channels.delete(ACCT, REGION, &made[0].arn).expect("deleted");
-    let second = f.channels.list(ACCT, REGION, Some(2), Some(&token)).expect("page 2");
+    f.channels
+        .delete(ACCT, REGION, &made[0].arn)
+        .expect("deleted");
+    let second = f
+        .channels
+        .list(ACCT, REGION, Some(2), Some(&token))
+        .expect("page 2");
     assert_eq!(second.channels, made[2..4]);
     let last = f
         .channels
@@ -322,10 +475,19 @@ fn list_pages_by_position() {
     assert_eq!(last.channels, made[4..]);
     assert!(last.next_token.is_none());
     for bad in [0, 1001] {
-        assert_eq!(code(f.channels.list(ACCT, REGION, Some(bad), None)), "InvalidParameterException");
+        assert_eq!(
+            code(f.channels.list(ACCT, REGION, Some(bad), None)),
+            "InvalidParameterException"
+        );
     }
-    assert_eq!(code(f.channels.list(ACCT, REGION, None, Some("forged"))), "InvalidNextTokenException");
-    assert_eq!(code(f.channels.list(ACCT, "eu-west-1", None, Some(&token))), "InvalidNextTokenException");
+    assert_eq!(
+        code(f.channels.list(ACCT, REGION, None, Some("forged"))),
+        "InvalidNextTokenException"
+    );
+    assert_eq!(
+        code(f.channels.list(ACCT, "eu-west-1", None, Some(&token))),
+        "InvalidNextTokenException"
+    );
 }
 
 #[test]
@@ -333,23 +495,76 @@ fn tags_on_channels() {
     let f = fixture();
     let a = f.store("activity", "ActivityAuditLog");
     let c = f.create("chan-1", "Custom", &[&a]).expect("created");
-    let tag = |k: &str, v: &str| Tag { key: k.into(), value: Some(v.into()) };
-    f.channels.add_tags(ACCT, REGION, &c.arn, &[tag("a", "1"), tag("b", "2")]).expect("add");
-    f.channels.add_tags(ACCT, REGION, &c.arn, &[tag("a", "3")]).expect("overwrite");
-    f.channels.remove_tags(ACCT, REGION, &c.arn, &[tag("b", "wrong")]).expect("value must match");
-    assert_eq!(f.channels.list_tags(ACCT, REGION, &c.arn).expect("list"), vec![tag("a", "3"), tag("b", "2")]);
-    f.channels.remove_tags(ACCT, REGION, &c.arn, &[Tag { key: "b".into(), value: None }]).expect("remove");
-    assert_eq!(f.channels.list_tags(ACCT, REGION, &c.arn).expect("list"), vec![tag("a", "3")]);
+    let tag = |k: &str, v: &str| Tag {
+        key: k.into(),
+        value: Some(v.into()),
+    };
+    f.channels
+        .add_tags(ACCT, REGION, &c.arn, &[tag("a", "1"), tag("b", "2")])
+        .expect("add");
+    f.channels
+        .add_tags(ACCT, REGION, &c.arn, &[tag("a", "3")])
+        .expect("overwrite");
+    f.channels
+        .remove_tags(ACCT, REGION, &c.arn, &[tag("b", "wrong")])
+        .expect("value must match");
+    assert_eq!(
+        f.channels.list_tags(ACCT, REGION, &c.arn).expect("list"),
+        vec![tag("a", "3"), tag("b", "2")]
+    );
+    f.channels
+        .remove_tags(
+            ACCT,
+            REGION,
+            &c.arn,
+            &[Tag {
+                key: "b".into(),
+                value: None,
+            }],
+        )
+        .expect("remove");
+    assert_eq!(
+        f.channels.list_tags(ACCT, REGION, &c.arn).expect("list"),
+        vec![tag("a", "3")]
+    );
     let many: Vec<Tag> = (0..50).map(|i| tag(&format!("k{i}"), "v")).collect();
-    assert_eq!(code(f.channels.add_tags(ACCT, REGION, &c.arn, &many)), "TagsLimitExceededException");
-    assert_eq!(code(f.channels.add_tags(ACCT, REGION, &c.arn, &[tag("aws:x", "v")])), "InvalidTagParameterException");
-    assert_eq!(code(f.channels.add_tags(ACCT, REGION, &c.id, &[tag("a", "1")])), "ChannelARNInvalidException");
+    assert_eq!(
+        code(f.channels.add_tags(ACCT, REGION, &c.arn, &many)),
+        "TagsLimitExceededException"
+    );
+    assert_eq!(
+        code(
+            f.channels
+                .add_tags(ACCT, REGION, &c.arn, &[tag("aws:x", "v")])
+        ),
+        "InvalidTagParameterException"
+    );
+    assert_eq!(
+        code(f.channels.add_tags(ACCT, REGION, &c.id, &[tag("a", "1")])),
+        "ChannelARNInvalidException"
+    );
     let missing = channel_arn(REGION, ACCT, "00000000-0000-4000-8000-000000000000");
-    assert_eq!(code(f.channels.add_tags(ACCT, REGION, &missing, &[tag("a", "1")])), "ChannelNotFoundException");
-    assert_eq!(code(f.channels.list_tags(ACCT, REGION, &missing)), "ResourceNotFoundException");
+    assert_eq!(
+        code(
+            f.channels
+                .add_tags(ACCT, REGION, &missing, &[tag("a", "1")])
+        ),
+        "ChannelNotFoundException"
+    );
+    assert_eq!(
+        code(f.channels.list_tags(ACCT, REGION, &missing)),
+        "ResourceNotFoundException"
+    );
     let over: Vec<Tag> = (0..51).map(|i| tag(&format!("k{i}"), "v")).collect();
     assert_eq!(
-        code(f.channels.create(ACCT, REGION, CreateChannel { tags: over, ..request("chan-2", "Custom", &[&a]) })),
+        code(f.channels.create(
+            ACCT,
+            REGION,
+            CreateChannel {
+                tags: over,
+                ..request("chan-2", "Custom", &[&a])
+            }
+        )),
         "TagsLimitExceededException"
     );
     // Deleting the channel deletes its tags.
@@ -368,15 +583,28 @@ fn a_store_a_channel_delivers_to_cannot_be_deleted() {
     assert_eq!(e.code(), "ChannelExistsForEDSException");
     assert!(e.to_string().contains(&c.arn), "{e}");
     assert_eq!(
-        f.stores.get(ACCT, REGION, &a.arn).expect("still there").status,
+        f.stores
+            .get(ACCT, REGION, &a.arn)
+            .expect("still there")
+            .status,
         EventDataStoreStatus::Enabled
     );
     // Once the channel points elsewhere, the store can go.
     f.channels
-        .update(ACCT, REGION, UpdateChannel { channel: c.arn.clone(), name: None, destinations: Some(vec![to(&b)]) })
+        .update(
+            ACCT,
+            REGION,
+            UpdateChannel {
+                channel: c.arn.clone(),
+                name: None,
+                destinations: Some(vec![to(&b)]),
+            },
+        )
         .expect("moved");
     f.stores.delete(ACCT, REGION, &a.arn).expect("deleted");
-    f.channels.delete(ACCT, REGION, &c.arn).expect("channel deleted");
+    f.channels
+        .delete(ACCT, REGION, &c.arn)
+        .expect("channel deleted");
     f.stores.delete(ACCT, REGION, &b.arn).expect("deleted");
 }
 
@@ -384,8 +612,14 @@ fn a_store_a_channel_delivers_to_cannot_be_deleted() {
 fn integration_stores_cannot_stop_or_start_ingestion() {
     let f = fixture();
     let a = f.store("activity", "ActivityAuditLog");
-    assert_eq!(code(f.stores.stop_ingestion(ACCT, REGION, &a.arn)), "InvalidEventDataStoreCategoryException");
-    assert_eq!(code(f.stores.start_ingestion(ACCT, REGION, &a.arn)), "InvalidEventDataStoreCategoryException");
+    assert_eq!(
+        code(f.stores.stop_ingestion(ACCT, REGION, &a.arn)),
+        "InvalidEventDataStoreCategoryException"
+    );
+    assert_eq!(
+        code(f.stores.start_ingestion(ACCT, REGION, &a.arn)),
+        "InvalidEventDataStoreCategoryException"
+    );
     let refused = f.stores.create(
         ACCT,
         REGION,

@@ -286,7 +286,9 @@ async fn put(
     {
         return Err(AwsError::new(
             "DuplicatedAuditEventId",
-            format!("Two or more audit events have the id {dup}; each event of a request needs its own id"),
+            format!(
+                "Two or more audit events have the id {dup}; each event of a request needs its own id"
+            ),
         ));
     }
     let now = call.meta.received;
@@ -406,7 +408,11 @@ pub async fn handle(
             }
             Err(err) => {
                 call.error = Some((err.code.to_string(), err.message.clone()));
-                if let Err(e) = state.journal.append(vec![call.to_record().to_json_vec()]).await {
+                if let Err(e) = state
+                    .journal
+                    .append(vec![call.to_record().to_json_vec()])
+                    .await
+                {
                     tracing::error!(error = %e, "could not record the refused PutAuditEvents call");
                     telemetry::audit_failed();
                 }
@@ -427,7 +433,9 @@ mod tests {
 
     #[test]
     fn query_parameters_are_decoded() {
-        let q = Some("channelArn=arn%3Aaws%3Acloudtrail%3Aus-east-1%3A1%3Achannel%2Fc&externalId=x%2By");
+        let q = Some(
+            "channelArn=arn%3Aaws%3Acloudtrail%3Aus-east-1%3A1%3Achannel%2Fc&externalId=x%2By",
+        );
         assert_eq!(
             query_param(q, "channelArn").as_deref(),
             Some("arn:aws:cloudtrail:us-east-1:1:channel/c")
@@ -455,21 +463,42 @@ mod tests {
     fn the_body_must_hold_one_to_a_hundred_identified_events() {
         let ev = |id: &str| json!({"id": id, "eventData": "{}"});
         let body = |v: Value| serde_json::to_vec(&v).expect("json");
-        assert_eq!(parse_body(&body(json!({"auditEvents": [ev("a"), ev("b")]}))).expect("ok").len(), 2);
+        assert_eq!(
+            parse_body(&body(json!({"auditEvents": [ev("a"), ev("b")]})))
+                .expect("ok")
+                .len(),
+            2
+        );
         let code = |v: Value| parse_body(&body(v)).err().map(|e| e.code);
         assert_eq!(code(json!({})).as_deref(), Some(codes::VALIDATION));
-        assert_eq!(code(json!({"auditEvents": []})).as_deref(), Some(codes::VALIDATION));
+        assert_eq!(
+            code(json!({"auditEvents": []})).as_deref(),
+            Some(codes::VALIDATION)
+        );
         let many: Vec<Value> = (0..101).map(|i| ev(&format!("e{i}"))).collect();
-        assert_eq!(code(json!({"auditEvents": many})).as_deref(), Some(codes::VALIDATION));
-        assert_eq!(code(json!({"auditEvents": [{"eventData": "{}"}]})).as_deref(), Some(codes::VALIDATION));
-        assert_eq!(code(json!({"auditEvents": [{"id": "a"}]})).as_deref(), Some(codes::VALIDATION));
-        assert_eq!(code(json!({"auditEvents": [ev("bad id")]})).as_deref(), Some(codes::VALIDATION));
+        assert_eq!(
+            code(json!({"auditEvents": many})).as_deref(),
+            Some(codes::VALIDATION)
+        );
+        assert_eq!(
+            code(json!({"auditEvents": [{"eventData": "{}"}]})).as_deref(),
+            Some(codes::VALIDATION)
+        );
+        assert_eq!(
+            code(json!({"auditEvents": [{"id": "a"}]})).as_deref(),
+            Some(codes::VALIDATION)
+        );
+        assert_eq!(
+            code(json!({"auditEvents": [ev("bad id")]})).as_deref(),
+            Some(codes::VALIDATION)
+        );
         assert_eq!(
             parse_body(b"not json").err().map(|e| e.code).as_deref(),
             Some(codes::SERIALIZATION)
         );
         assert_eq!(
-            code(json!({"auditEvents": [{"id": "a", "eventData": {"not": "a string"}}]})).as_deref(),
+            code(json!({"auditEvents": [{"id": "a", "eventData": {"not": "a string"}}]}))
+                .as_deref(),
             Some(codes::SERIALIZATION)
         );
     }

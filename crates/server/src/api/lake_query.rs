@@ -3,8 +3,8 @@
 
 use opentrail_lake::LakeError;
 use opentrail_lake::query::{self, QueryStatus, QueryableStore};
-use opentrail_lake::tables::TableKind;
 use opentrail_lake::stores::EventDataStoreStatus;
+use opentrail_lake::tables::TableKind;
 use opentrail_protocol::AwsError;
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -214,7 +214,9 @@ pub async fn tags(ctx: &ApiContext<'_>, operation: &str, input: Value) -> Result
             let mut out = Vec::new();
             for r in &req.resource_id_list {
                 let tags = match tag_owner(r) {
-                    TagOwner::EventDataStore => stores.list_tags(account, region, r).map_err(aws)?,
+                    TagOwner::EventDataStore => {
+                        stores.list_tags(account, region, r).map_err(aws)?
+                    }
                     TagOwner::Channel => channels.list_tags(account, region, r).map_err(aws)?,
                     TagOwner::Trails => ctx
                         .state
