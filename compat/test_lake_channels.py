@@ -275,6 +275,13 @@ def test_put_audit_events_reach_exactly_the_channels_stores(srv):
                           f"FROM {sid} ORDER BY eventdata.uid", 6)
     assert rows == [[f"uid-{i:04d}", f"Charge{i}", channel, ids[f"src-{i:04d}"], "ActivityAuditLog", "ActivityLog",
                      ACCOUNT, REGION, f"user-{i % 3}"] for i in range(6)]
+    # Columns are named as CloudTrail Lake names them: a struct field after the field.
+    qid = ct.start_query(QueryStatement=f"SELECT eventdata.eventname, metadata.channelarn, "
+                                        f"eventdata.useridentity.principalid, eventid FROM {sid}")["QueryId"]
+    while ct.describe_query(QueryId=qid)["QueryStatus"] in ("QUEUED", "RUNNING"):
+        time.sleep(0.05)
+    first = ct.get_query_results(QueryId=qid)["QueryResultRows"][0]
+    assert [list(c)[0] for c in first] == ["eventname", "channelarn", "principalid", "eventid"]
     # Event time, the caller's objects as JSON text, the record as eventjson.
     got = wait_query(ct, f"SELECT eventtime, json_extract_scalar(eventdata.requestparameters, '$.amount'), "
                          f"json_extract_scalar(eventdata.useridentity.details, '$.team'), metadata.ingestiontime, "

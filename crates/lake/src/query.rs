@@ -598,6 +598,23 @@ fn clean(message: &str) -> String {
     message.replace("__files", "")
 }
 
+static FIELD_ACCESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[A-Za-z0-9_-]+\.)?[a-z_][a-z0-9_]*(?:\[[A-Za-z_][A-Za-z0-9_]*\])+$")
+        .expect("valid regex")
+});
+
+/// The result column's name as CloudTrail Lake (Trino) gives it: a struct field read
+/// (`eventdata.eventname`, which DataFusion names `<store>.eventdata[eventname]`) is named
+/// after the field, `eventname`; other names are kept.
+fn column_label(name: &str) -> String {
+    if FIELD_ACCESS.is_match(name)
+        && let Some(field) = name.rsplit('[').next().and_then(|f| f.strip_suffix(']'))
+    {
+        return field.to_owned();
+    }
+    name.to_owned()
+}
+
 /// The batches as text rows (CloudTrail Lake's formats: timestamps as
 /// `2023-01-22 00:00:00.000`).
 fn to_rows(batches: &[RecordBatch]) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
@@ -613,7 +630,7 @@ fn to_rows(batches: &[RecordBatch]) -> Result<(Vec<String>, Vec<Vec<String>>), S
                 .schema()
                 .fields()
                 .iter()
-                .map(|f| f.name().clone())
+                .map(|f| column_label(f.name()))
                 .collect();
         }
         let formatters = b
@@ -670,6 +687,29 @@ fn measure(plan: &dyn ExecutionPlan) -> QueryStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn struct_field_columns_are_named_after_the_field() {
+        let id = "5e2676f8-9fce-46ef-8142-3e36a94e6691";
+        assert_eq!(
+            column_label(&format!("{id}.eventdata[eventname]")),
+            "eventname"
+        );
+        assert_eq!(
+            column_label(&format!("{id}.eventdata[useridentity][principalid]")),
+            "principalid"
+        );
+        assert_eq!(column_label("useridentity[arn]"), "arn");
+        for kept in [
+            "eventname",
+            "count(*)",
+            "calls",
+            "requestparameters[Utf8(\"bucketName\")]",
+            "resources[Int64(1)]",
+        ] {
+            assert_eq!(column_label(kept), kept);
+        }
+    }
 
     #[test]
     fn store_ids_are_quoted_outside_literals() {

@@ -75,8 +75,6 @@ pub async fn handle(
         "CreateEventDataStore" => {
             let req: CreateEventDataStore = parse(input)?;
             let (s, tags) = svc.create(account, region, req).map_err(aws)?;
-            // The store takes events from its creation on, also those sent right after.
-            super::lake_channels::refresh_lake(ctx);
             Ok(s.to_api(ResponseShape::Create, &tags))
         }
         "GetEventDataStore" => {
