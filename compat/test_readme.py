@@ -53,6 +53,10 @@ def test_readme_shell_and_python_examples_run(tmp_path):
         # ... and its results, delivered to S3 with their signing file.
         assert re.search(r" lake/AWSLogs/123456789012/CloudTrail-Lake/Query/\d{4}/\d{2}/\d{2}/[0-9a-f-]{36}/result_1\.csv\.gz\n", out.stdout), out.stdout
         assert re.search(r"/[0-9a-f-]{36}/result_sign\.json\n", out.stdout), out.stdout
+        # The integration event went through the channel into the integration store.
+        assert re.search(r"^ChargeCard\talice\tarn:aws:cloudtrail:us-east-1:123456789012:channel/[0-9a-f-]{36}$",
+                         out.stdout, re.M), out.stdout
+        assert '"failed": []' in out.stdout
 
         py_env = dict(env, AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "opentrail-data" / "credentials"),
                       AWS_PROFILE="opentrail", AWS_DEFAULT_REGION="us-east-1")

@@ -15,6 +15,7 @@ use opentrail_generator::{Generator, LogFileOptions, WorkloadConfig, write_log_f
 use opentrail_journal::{Journal, JournalConfig};
 use opentrail_lake::query::{Queries, QueryRecord, QueryStatus, QueryableStore};
 use opentrail_lake::schema;
+use opentrail_lake::tables::TableKind;
 use opentrail_lake::writer::{Lake, StoreSpec, WriterSettings};
 use opentrail_model::selectors::{AdvancedEventSelector, AdvancedFieldSelector};
 use serde_json::{Value, json};
@@ -151,6 +152,8 @@ fn spec(ingesting: bool) -> StoreSpec {
             }],
         }],
         ingesting,
+        kind: TableKind::Events,
+        channels: Vec::new(),
     }
 }
 
@@ -207,6 +210,7 @@ async fn run_query(queries: &Arc<Queries>, sql: &str) -> anyhow::Result<(QueryRe
         id: STORE.into(),
         arn: format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT}:eventdatastore/{STORE}"),
         active: true,
+        kind: TableKind::Events,
     }];
     let t = Instant::now();
     let id = queries

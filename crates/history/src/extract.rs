@@ -320,6 +320,22 @@ mod tests {
     }
 
     #[test]
+    fn integration_events_never_enter_event_history() {
+        let rec = json!({"eventVersion":"1.0","eventCategory":"ActivityAuditLog","eventType":"ActivityLog",
+            "eventID":"11111111-1111-4111-8111-111111111111","eventTime":"2026-11-25T10:00:00Z",
+            "awsRegion":"us-east-1","recipientAccountId":"123456789012",
+            "metadata":{"ingestionTime":"2026-11-25T10:00:01Z","channelARN":"arn:aws:cloudtrail:us-east-1:123456789012:channel/c"},
+            "eventData":{"version":"1","userIdentity":{"type":"U","principalId":"p"},"eventSource":"app.example.com",
+                "eventName":"Login","eventTime":"2026-11-25T10:00:00Z","UID":"u","recipientAccountId":"123456789012"}})
+        .to_string();
+        assert!(extract(rec.as_bytes(), "123456789012", false).is_none());
+        assert!(
+            extract(rec.as_bytes(), "123456789012", true).is_none(),
+            "not even with data events in history"
+        );
+    }
+
+    #[test]
     fn data_and_lake_only_events_stay_out_unless_configured() {
         let data = json!({"eventTime":"2026-11-25T10:00:00Z","eventCategory":"Data","eventName":"GetObject"}).to_string();
         assert!(extract(data.as_bytes(), "1", false).is_none());

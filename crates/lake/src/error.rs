@@ -102,6 +102,30 @@ pub enum LakeError {
     /// the results.
     #[error("{0}")]
     InsufficientS3BucketPolicy(String),
+    /// `ChannelNotFoundException` (data plane: `ChannelNotFound`).
+    #[error("{0}")]
+    ChannelNotFound(String),
+    /// `ChannelARNInvalidException` (data plane: `InvalidChannelARN`).
+    #[error("{0}")]
+    ChannelArnInvalid(String),
+    /// `ChannelAlreadyExistsException`: the name, or the partner source, has a channel.
+    #[error("{0}")]
+    ChannelAlreadyExists(String),
+    /// `ChannelMaxLimitExceededException`.
+    #[error("{0}")]
+    ChannelMaxLimitExceeded(String),
+    /// `ChannelExistsForEDSException`: the store is a channel's destination.
+    #[error("{0}")]
+    ChannelExistsForEds(String),
+    /// `InvalidSourceException`.
+    #[error("{0}")]
+    InvalidSource(String),
+    /// `ResourceNotFoundException`.
+    #[error("{0}")]
+    ResourceNotFound(String),
+    /// `ChannelInsufficientPermission` (data plane): the caller does not own the channel.
+    #[error("{0}")]
+    ChannelInsufficientPermission(String),
     /// The catalog failed.
     #[error(transparent)]
     Catalog(#[from] opentrail_catalog::CatalogError),
@@ -145,7 +169,25 @@ impl LakeError {
             InvalidS3Prefix(_) => "InvalidS3PrefixException",
             S3BucketDoesNotExist(_) => "S3BucketDoesNotExistException",
             InsufficientS3BucketPolicy(_) => "InsufficientS3BucketPolicyException",
+            ChannelNotFound(_) => "ChannelNotFoundException",
+            ChannelArnInvalid(_) => "ChannelARNInvalidException",
+            ChannelAlreadyExists(_) => "ChannelAlreadyExistsException",
+            ChannelMaxLimitExceeded(_) => "ChannelMaxLimitExceededException",
+            ChannelExistsForEds(_) => "ChannelExistsForEDSException",
+            InvalidSource(_) => "InvalidSourceException",
+            ResourceNotFound(_) => "ResourceNotFoundException",
+            ChannelInsufficientPermission(_) => "ChannelInsufficientPermission",
             Catalog(_) | Internal(_) => "InternalFailure",
+        }
+    }
+
+    /// The exception name on the `cloudtrail-data` plane (PutAuditEvents), whose model spells
+    /// the channel failures without the `Exception` suffix.
+    pub fn data_plane_code(&self) -> &'static str {
+        match self {
+            LakeError::ChannelNotFound(_) => "ChannelNotFound",
+            LakeError::ChannelArnInvalid(_) => "InvalidChannelARN",
+            other => other.code(),
         }
     }
 
@@ -167,5 +209,16 @@ mod tests {
         assert_eq!(e.to_string(), "x");
         assert!(LakeError::Internal("boom".into()).is_internal());
         assert!(!LakeError::InvalidParameter("p".into()).is_internal());
+        let missing = LakeError::ChannelNotFound("c".into());
+        assert_eq!(missing.code(), "ChannelNotFoundException");
+        assert_eq!(missing.data_plane_code(), "ChannelNotFound");
+        assert_eq!(
+            LakeError::ChannelArnInvalid("c".into()).data_plane_code(),
+            "InvalidChannelARN"
+        );
+        assert_eq!(
+            LakeError::ChannelExistsForEds("c".into()).data_plane_code(),
+            "ChannelExistsForEDSException"
+        );
     }
 }

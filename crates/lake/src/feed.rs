@@ -1,24 +1,27 @@
 //! Keeps the lake's consumers in step with the catalog: a consumer per store that exists,
-//! told whether its store ingests now; the table and journal checkpoint of a store that is
-//! gone for good (deleted and past its 7-day restore window) are removed.
+//! told whether its store ingests now and which channels deliver to it; the table and
+//! journal checkpoint of a store that is gone for good (deleted and past its 7-day restore
+//! window) are removed.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::LakeError;
+use crate::channels::{Channel, Channels};
 use crate::stores::{EventDataStore, EventDataStores};
+use crate::tables::TableKind;
 use crate::writer::{Lake, StoreSpec};
 
 /// How often the catalog is read for changes.
 const POLL: Duration = Duration::from_millis(500);
 
-/// The consumer spec of a store. A store pending deletion keeps a consumer that takes
-/// nothing, so that after RestoreEventDataStore it continues from then, not from where it was
-/// deleted; its table stays for the restore.
-pub fn spec_of(store: &EventDataStore) -> StoreSpec {
+/// The consumer spec of a store, given every channel. A store pending deletion keeps a
+/// consumer that takes nothing, so that after RestoreEventDataStore it continues from then,
+/// not from where it was deleted; its table stays for the restore.
+pub fn spec_of(store: &EventDataStore, channels: &[Channel]) -> StoreSpec {
     StoreSpec {
         id: store.id.clone(),
         account: store.account.clone(),
@@ -26,14 +29,43 @@ pub fn spec_of(store: &EventDataStore) -> StoreSpec {
         multi_region: store.multi_region_enabled,
         selectors: store.advanced_event_selectors.clone(),
         ingesting: store.is_ingesting(),
+        kind: TableKind::of(&store.advanced_event_selectors),
+        channels: channels
+            .iter()
+            .filter(|c| c.store_arns().any(|a| a == store.arn))
+            .map(|c| c.arn.clone())
+            .collect(),
     }
 }
 
-/// Syncs once: consumers for `stores`, and removal of what no store owns any more.
-pub fn sync_once(lake: &Arc<Lake>, stores: &[EventDataStore]) {
-    lake.sync(stores.iter().map(spec_of).collect());
-    let known: HashSet<String> = stores.iter().map(|s| s.id.clone()).collect();
-    lake.purge_unknown(&known);
+/// Syncs once with what a catalog read under `snapshot` (see [`Lake::snapshot`]) found:
+/// consumers for `stores`, and removal of what no store owns any more. Nothing happens when
+/// a later read was applied meanwhile.
+pub fn sync_once(lake: &Arc<Lake>, snapshot: u64, stores: &[EventDataStore], channels: &[Channel]) {
+    lake.sync_snapshot(
+        snapshot,
+        stores.iter().map(|s| spec_of(s, channels)).collect(),
+        true,
+    );
+}
+
+/// Hands the consumers the catalog as it is now, without waiting for the next poll. Called
+/// before a store or channel change is answered, so events the caller sends next are judged
+/// by it (and a new store takes them).
+pub fn refresh(
+    lake: &Arc<Lake>,
+    stores: &EventDataStores,
+    channels: &Channels,
+) -> Result<(), LakeError> {
+    let snapshot = lake.snapshot();
+    let all = stores.list_all()?;
+    let channels = channels.list_all()?;
+    lake.sync_snapshot(
+        snapshot,
+        all.iter().map(|s| spec_of(s, &channels)).collect(),
+        false,
+    );
+    Ok(())
 }
 
 /// Deletes what each store keeps beyond its retention period.
@@ -80,6 +112,7 @@ pub struct Maintenance {
 pub fn spawn(
     lake: Arc<Lake>,
     stores: Arc<EventDataStores>,
+    channels: Arc<Channels>,
     mut stop: watch::Receiver<bool>,
     maintenance: Maintenance,
 ) -> JoinHandle<()> {
@@ -93,13 +126,18 @@ pub fn spawn(
         // before it serves.
         let mut last_compaction = std::time::Instant::now();
         loop {
+            let snapshot = lake.snapshot();
             let listed = {
                 let stores = Arc::clone(&stores);
-                tokio::task::spawn_blocking(move || stores.list_all()).await
+                let channels = Arc::clone(&channels);
+                tokio::task::spawn_blocking(move || {
+                    Ok::<_, LakeError>((stores.list_all()?, channels.list_all()?))
+                })
+                .await
             };
             match listed {
-                Ok(Ok(all)) => {
-                    sync_once(&lake, &all);
+                Ok(Ok((all, channels))) => {
+                    sync_once(&lake, snapshot, &all, &channels);
                     if last_retention.is_none_or(|t| t.elapsed() >= retention_every) {
                         last_retention = Some(std::time::Instant::now());
                         enforce_retention(&lake, &all).await;

@@ -1,6 +1,8 @@
 //! CloudTrail Lake: event data stores as Delta Lake tables of Parquet files, fed from the
-//! journal, queried with CloudTrail Lake SQL on Apache DataFusion.
+//! journal, queried with CloudTrail Lake SQL on Apache DataFusion; channels that bring
+//! events from outside AWS into integration-events stores.
 
+pub mod channels;
 pub mod error;
 pub mod eventjson;
 pub mod feed;
@@ -8,7 +10,9 @@ pub mod functions;
 pub mod query;
 pub mod results;
 pub mod schema;
+pub mod schema_activity;
 pub mod stores;
+pub mod tables;
 pub mod writer;
 
 #[cfg(test)]

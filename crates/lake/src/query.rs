@@ -27,7 +27,8 @@ use tokio::task::AbortHandle;
 use crate::LakeError;
 use crate::eventjson;
 use crate::results::{self, Delivery, ResultDelivery, Target};
-use crate::schema::{PARTITION_COLUMN, table_schema};
+use crate::schema::PARTITION_COLUMN;
+use crate::tables::TableKind;
 use crate::writer::Lake;
 
 /// How long results are kept (AWS: 7 days).
@@ -140,6 +141,8 @@ pub struct QueryableStore {
     pub arn: String,
     /// False while it is pending deletion.
     pub active: bool,
+    /// Its table's kind, which fixes the columns queries see.
+    pub kind: TableKind,
 }
 
 /// What running a query gives: the executed plan (for its metrics) and the results.
@@ -308,7 +311,7 @@ impl Queries {
                     store.arn
                 )));
             }
-            self.register(&ctx, id).await?;
+            self.register(&ctx, id, store.kind).await?;
         }
         let plan = ctx.state().create_logical_plan(&sql).await.map_err(|e| {
             invalid(format!(
@@ -374,8 +377,13 @@ impl Queries {
         Ok(id)
     }
 
-    /// Registers store `id`'s table under its id, without the partition column.
-    async fn register(&self, ctx: &SessionContext, id: &str) -> Result<(), LakeError> {
+    /// Registers store `id`'s table (of `kind`) under its id, without the partition column.
+    async fn register(
+        &self,
+        ctx: &SessionContext,
+        id: &str,
+        kind: TableKind,
+    ) -> Result<(), LakeError> {
         let raw = format!("{id}__files");
         match self.lake.current_table(id).await? {
             Some(table) => {
@@ -390,19 +398,20 @@ impl Queries {
                     .map_err(|e| LakeError::Internal(e.to_string()))?;
             }
             None => {
-                let empty = MemTable::try_new(table_schema(), vec![vec![]])
+                let empty = MemTable::try_new(kind.schema(), vec![vec![]])
                     .map_err(|e| LakeError::Internal(e.to_string()))?;
                 ctx.register_table(raw.as_str(), Arc::new(empty))
                     .map_err(|e| LakeError::Internal(e.to_string()))?;
             }
         }
-        let columns: Vec<String> = table_schema()
+        let columns: Vec<String> = kind
+            .schema()
             .fields()
             .iter()
             .map(|f| f.name().clone())
             .filter(|n| n != PARTITION_COLUMN)
             .map(|n| {
-                if n == "eventjson" {
+                if n == "eventjson" && kind == TableKind::Events {
                     // Stored shredded; put together only when a query reads it.
                     let args: Vec<String> = std::iter::once("eventjson")
                         .chain(eventjson::SHREDDED.iter().map(|(_, c)| *c))
@@ -691,6 +700,23 @@ fn clean(message: &str) -> String {
     message.replace("__files", "")
 }
 
+static FIELD_ACCESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[A-Za-z0-9_-]+\.)?[a-z_][a-z0-9_]*(?:\[[A-Za-z_][A-Za-z0-9_]*\])+$")
+        .expect("valid regex")
+});
+
+/// The result column's name as CloudTrail Lake (Trino) gives it: a struct field read
+/// (`eventdata.eventname`, which DataFusion names `<store>.eventdata[eventname]`) is named
+/// after the field, `eventname`; other names are kept.
+fn column_label(name: &str) -> String {
+    if FIELD_ACCESS.is_match(name)
+        && let Some(field) = name.rsplit('[').next().and_then(|f| f.strip_suffix(']'))
+    {
+        return field.to_owned();
+    }
+    name.to_owned()
+}
+
 /// The batches as text rows (CloudTrail Lake's formats: timestamps as
 /// `2023-01-22 00:00:00.000`).
 fn to_rows(
@@ -702,7 +728,11 @@ fn to_rows(
         .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.3f"))
         .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.3f"));
     // From the plan, not the batches: a result without rows still has its columns.
-    let columns = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| column_label(f.name()))
+        .collect();
     let mut rows = Vec::new();
     for b in batches {
         let formatters = b
@@ -759,6 +789,29 @@ fn measure(plan: &dyn ExecutionPlan) -> QueryStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn struct_field_columns_are_named_after_the_field() {
+        let id = "5e2676f8-9fce-46ef-8142-3e36a94e6691";
+        assert_eq!(
+            column_label(&format!("{id}.eventdata[eventname]")),
+            "eventname"
+        );
+        assert_eq!(
+            column_label(&format!("{id}.eventdata[useridentity][principalid]")),
+            "principalid"
+        );
+        assert_eq!(column_label("useridentity[arn]"), "arn");
+        for kept in [
+            "eventname",
+            "count(*)",
+            "calls",
+            "requestparameters[Utf8(\"bucketName\")]",
+            "resources[Int64(1)]",
+        ] {
+            assert_eq!(column_label(kept), kept);
+        }
+    }
 
     #[test]
     fn store_ids_are_quoted_outside_literals() {

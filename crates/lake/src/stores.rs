@@ -942,10 +942,10 @@ impl EventDataStores {
     }
 
     /// DeleteEventDataStore: the store goes to `PENDING_DELETION` and can be restored for
-    /// seven days; then it is gone.
+    /// seven days; then it is gone. A store a channel delivers to cannot be deleted.
     pub fn delete(&self, account: &str, region: &str, arn_or_id: &str) -> Result<(), LakeError> {
         let now = self.now();
-        let s = self.modify(account, region, arn_or_id, |_, s| {
+        let s = self.modify(account, region, arn_or_id, |tx, s| {
             if s.status == EventDataStoreStatus::PendingDeletion {
                 return Err(LakeError::InactiveEventDataStore(format!(
                     "The event data store {} is already pending deletion.",
@@ -956,6 +956,12 @@ impl EventDataStores {
                 return Err(LakeError::EventDataStoreTerminationProtected(format!(
                     "The event data store {} cannot be deleted because termination protection is enabled; turn it off with UpdateEventDataStore first.",
                     s.arn
+                )));
+            }
+            if let Some(c) = crate::channels::channel_delivering_to(tx, s)? {
+                return Err(LakeError::ChannelExistsForEds(format!(
+                    "The event data store {} cannot be deleted while the channel {} delivers to it; delete the channel or change its destinations first.",
+                    s.arn, c.arn
                 )));
             }
             s.status_before_deletion = Some(s.status);

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,7 +24,8 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use crate::LakeError;
-use crate::schema::{self, PARTITION_COLUMN};
+use crate::schema::PARTITION_COLUMN;
+use crate::tables::{Pending, TableKind};
 
 /// The Delta application id under which commits record the journal position.
 pub const JOURNAL_APP_ID: &str = "opentrail-journal";
@@ -43,6 +45,11 @@ pub struct StoreSpec {
     pub selectors: Vec<AdvancedEventSelector>,
     /// Whether the store ingests now (ENABLED); stopped stores skip what passes meanwhile.
     pub ingesting: bool,
+    /// Its table's kind (CloudTrail events or integration events).
+    pub kind: TableKind,
+    /// For integration stores: the ARNs of the channels that deliver to it. An integration
+    /// event is kept only when it came through one of them.
+    pub channels: Vec<String>,
 }
 
 impl StoreSpec {
@@ -56,7 +63,10 @@ impl StoreSpec {
             .is_none_or(|a| a == self.account);
         let region_ok =
             self.multi_region || facts.aws_region.as_deref() == Some(self.region.as_str());
-        account_ok && region_ok && self.selectors.iter().any(|s| s.matches(&facts))
+        let channel_ok = self.kind != TableKind::Activity
+            || crate::tables::channel_of(record)
+                .is_some_and(|c| self.channels.iter().any(|x| *x == c));
+        account_ok && region_ok && channel_ok && self.selectors.iter().any(|s| s.matches(&facts))
     }
 }
 
@@ -106,7 +116,12 @@ pub struct Lake {
     consumers: Mutex<HashMap<String, Consumer>>,
     /// The tables as queries last saw them, brought up to date per query by reading only the
     /// commits since: opening a table reads its whole log, which grows with every commit.
-    snapshots: Mutex<HashMap<String, DeltaTable>>,
+    table_cache: Mutex<HashMap<String, DeltaTable>>,
+    /// Numbers catalog reads ([`Lake::snapshot`]) so that specs from an older read never
+    /// replace those from a newer one.
+    snapshots: AtomicU64,
+    /// The newest snapshot applied; held while specs are applied and tables purged.
+    applied: Mutex<u64>,
 }
 
 impl Lake {
@@ -117,7 +132,9 @@ impl Lake {
             journal,
             settings,
             consumers: Mutex::new(HashMap::new()),
-            snapshots: Mutex::new(HashMap::new()),
+            table_cache: Mutex::new(HashMap::new()),
+            snapshots: AtomicU64::new(0),
+            applied: Mutex::new(0),
         })
     }
 
@@ -133,7 +150,7 @@ impl Lake {
 
     /// Store `id`'s table at its latest version, for a query; `None` before its first commit.
     pub async fn current_table(&self, id: &str) -> Result<Option<DeltaTable>, LakeError> {
-        let cached = self.snapshots.lock().ok().and_then(|t| t.get(id).cloned());
+        let cached = self.table_cache.lock().ok().and_then(|t| t.get(id).cloned());
         let table = match cached {
             Some(mut t) => match t.update_incremental(None).await {
                 Ok(()) => Some(t),
@@ -144,15 +161,51 @@ impl Lake {
             },
             None => self.open_table(id).await?,
         };
-        if let (Some(t), Ok(mut cache)) = (&table, self.snapshots.lock()) {
+        if let (Some(t), Ok(mut cache)) = (&table, self.table_cache.lock()) {
             cache.insert(id.to_owned(), t.clone());
         }
         Ok(table)
     }
 
+    /// A number for a catalog read about to happen: take it before reading, and hand it to
+    /// [`Lake::sync_snapshot`] with the specs read.
+    pub fn snapshot(&self) -> u64 {
+        self.snapshots.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// [`Lake::sync`] with specs read under `snapshot`, unless specs of a later read were
+    /// applied already (a poll that read the catalog before a change must not undo the
+    /// refresh made after it). With `purge`, also removes the tables of stores not in
+    /// `specs`. Whether the specs were applied.
+    pub fn sync_snapshot(
+        self: &Arc<Self>,
+        snapshot: u64,
+        specs: Vec<StoreSpec>,
+        purge: bool,
+    ) -> bool {
+        let Ok(mut applied) = self.applied.lock() else {
+            return false;
+        };
+        if snapshot < *applied {
+            return false;
+        }
+        *applied = snapshot;
+        let known: std::collections::HashSet<String> = specs.iter().map(|s| s.id.clone()).collect();
+        self.sync_specs(specs);
+        if purge {
+            self.purge_unknown(&known);
+        }
+        true
+    }
+
     /// Makes the running consumers those of `specs`: starts new ones, hands changed specs to
     /// running ones, stops the rest (their tables stay).
     pub fn sync(self: &Arc<Self>, specs: Vec<StoreSpec>) {
+        let snapshot = self.snapshot();
+        self.sync_snapshot(snapshot, specs, false);
+    }
+
+    fn sync_specs(self: &Arc<Self>, specs: Vec<StoreSpec>) {
         let Ok(mut consumers) = self.consumers.lock() else {
             return;
         };
@@ -175,6 +228,7 @@ impl Lake {
                     });
                 }
                 None => {
+                    self.pin_start(&id);
                     let (spec_tx, spec_rx) = watch::channel(spec);
                     let (stop_tx, stop_rx) = watch::channel(false);
                     let lake = Arc::clone(self);
@@ -191,6 +245,22 @@ impl Lake {
                     );
                 }
             }
+        }
+    }
+
+    /// Records where a store without a table or checkpoint starts (the journal's end now),
+    /// so that it takes every event appended after the call that made it known — however
+    /// late its consumer task first runs.
+    fn pin_start(&self, id: &str) {
+        let name = consumer_name(id);
+        let fresh = matches!(self.journal.checkpoint(&name), Ok(None))
+            && !self.table_dir(id).join("_delta_log").exists();
+        if fresh
+            && let Err(e) = self
+                .journal
+                .save_checkpoint(&name, self.journal.durable_lsn())
+        {
+            tracing::warn!(store = %id, error = %e, "could not record where a new store starts");
         }
     }
 
@@ -264,7 +334,7 @@ impl Lake {
             {
                 c.handle.abort();
             }
-            if let Ok(mut s) = self.snapshots.lock() {
+            if let Ok(mut s) = self.table_cache.lock() {
                 s.remove(&id);
             }
             match std::fs::remove_dir_all(e.path()) {
@@ -338,13 +408,12 @@ impl Lake {
         };
         let _ = self.journal.save_checkpoint(&name, committed);
         let mut reader = self.journal.reader(committed + 1);
-        let mut rows: Vec<schema::Row> = Vec::new();
+        let mut rows = Pending::new(spec_rx.borrow().kind);
         let mut last_lsn = committed;
         let mut first_row: Option<Instant> = None;
         let mut last_saved = Instant::now();
         loop {
             let stopping = *stop.borrow();
-            let spec = spec_rx.borrow_and_update().clone();
             let entries = if stopping {
                 Vec::new()
             } else {
@@ -357,14 +426,13 @@ impl Lake {
                     }
                 }
             };
+            // Read after the entries: a spec change made before an entry was appended (a new
+            // channel destination, say) is seen by the time that entry is.
+            let spec = spec_rx.borrow_and_update().clone();
             let empty = entries.is_empty();
             for e in entries {
                 last_lsn = e.lsn;
-                if spec.ingesting
-                    && spec.keeps(&e.data)
-                    && let Some(r) = schema::row(&e.data)
-                {
-                    rows.push(r);
+                if spec.ingesting && spec.keeps(&e.data) && rows.push(&e.data) {
                     first_row.get_or_insert_with(Instant::now);
                 }
             }
@@ -495,15 +563,13 @@ pub async fn open_table(dir: &Path) -> Result<Option<DeltaTable>, LakeError> {
 }
 
 /// Appends `rows` as one Delta commit that also records `lsn` as the journal position.
-/// Rows are written clustered by source and name (time order kept within each cluster).
 async fn commit(
     table: Option<DeltaTable>,
     dir: &Path,
-    rows: &mut [schema::Row],
+    rows: &mut Pending,
     lsn: u64,
 ) -> Result<DeltaTable, LakeError> {
-    rows.sort_by(|a, b| a.cluster_key().cmp(&b.cluster_key()));
-    let batch = schema::batch(rows)?;
+    let batch = rows.batch()?;
     let table = match table {
         Some(t) => t,
         None => {

@@ -69,6 +69,10 @@ pub enum IncomingErrorCode {
     FieldNotFound,
     /// The record or one of its members is over its size limit.
     FieldTooLong,
+    /// PutAuditEvents: `eventDataChecksum` is not the SHA-256 of `eventData`.
+    InvalidChecksum,
+    /// PutAuditEvents: `recipientAccountId` is not the channel owner's account.
+    InvalidRecipient,
 }
 
 impl IncomingErrorCode {
@@ -78,6 +82,8 @@ impl IncomingErrorCode {
             IncomingErrorCode::InvalidData => "InvalidData",
             IncomingErrorCode::FieldNotFound => "FieldNotFound",
             IncomingErrorCode::FieldTooLong => "FieldTooLong",
+            IncomingErrorCode::InvalidChecksum => "InvalidChecksum",
+            IncomingErrorCode::InvalidRecipient => "InvalidRecipient",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The CloudTrail vocabulary: event records exactly as AWS writes them, the identities inside
-//! them, event times, ARNs, and the checks an incoming record must pass.
+//! them, event times, ARNs, the checks an incoming record must pass, and the integration
+//! events of CloudTrail Lake channels.
 //!
 //! Nothing here does I/O; every other opentrail crate builds on these types.
 
@@ -10,6 +11,7 @@ mod error;
 pub mod identity;
 pub mod ids;
 pub mod incoming;
+pub mod integration;
 pub mod record;
 pub mod selectors;
 pub mod time;

@@ -167,6 +167,7 @@ impl Server {
                     management_account: o.management_account.clone(),
                 }),
         ));
+        let channels = Arc::new(opentrail_lake::channels::Channels::new(catalog.clone()));
         let lake = opentrail_lake::writer::Lake::new(
             config.data_dir.join("lake").join("tables"),
             journal.clone(),
@@ -210,6 +211,7 @@ impl Server {
             credentials,
             trails,
             event_data_stores,
+            channels,
             lake,
             queries,
             keys,
@@ -279,6 +281,7 @@ impl Server {
         let lake = opentrail_lake::feed::spawn(
             state.lake.clone(),
             state.event_data_stores.clone(),
+            state.channels.clone(),
             stop_rx.clone(),
             opentrail_lake::feed::Maintenance {
                 retention_every: std::time::Duration::from_secs(

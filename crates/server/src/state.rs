@@ -31,6 +31,8 @@ pub struct AppState {
     pub trails: Arc<opentrail_trails::TrailService>,
     /// CloudTrail Lake event data stores (their configuration and management API).
     pub event_data_stores: Arc<opentrail_lake::stores::EventDataStores>,
+    /// CloudTrail Lake channels (integrations) and their latest ingestion.
+    pub channels: Arc<opentrail_lake::channels::Channels>,
     /// The event data stores' tables and their journal consumers.
     pub lake: Arc<opentrail_lake::writer::Lake>,
     /// CloudTrail Lake queries and their results.

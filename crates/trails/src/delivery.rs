@@ -897,6 +897,7 @@ pub(crate) async fn put_until_stored(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentrail_model::selectors::Selectors;
 
     pub(crate) fn trail() -> TrailConfig {
         TrailConfig::new("t1", "audit", "123456789012", "us-east-1", "logs")
@@ -1059,6 +1060,44 @@ mod tests {
             entry(2, call("StopLogging", "audit", "us-east-1", false)),
         );
         assert!(b.due(&settings(100, usize::MAX, 60)), "stop");
+    }
+
+    /// An integration record as PutAuditEvents stores it (CloudTrail Lake only).
+    fn integration(region: &str) -> serde_json::Value {
+        serde_json::json!({"eventVersion":"1.0","eventCategory":"ActivityAuditLog","eventType":"ActivityLog",
+            "eventID":"11111111-1111-4111-8111-111111111111","eventTime":"2026-11-25T10:00:00Z","awsRegion":region,
+            "recipientAccountId":"123456789012",
+            "metadata":{"ingestionTime":"2026-11-25T10:00:01Z","channelARN":"arn:aws:cloudtrail:us-east-1:123456789012:channel/c"},
+            "eventData":{"version":"1","userIdentity":{"type":"U","principalId":"p"},"eventSource":"cloudtrail.amazonaws.com",
+                "eventName":"StartLogging","eventTime":"2026-11-25T10:00:00Z","UID":"u","recipientAccountId":"123456789012",
+                "requestParameters":{"name":"audit"}}})
+    }
+
+    #[test]
+    fn integration_events_never_reach_a_trail() {
+        let all_management_and_data = Selectors::Advanced(
+            serde_json::from_value(serde_json::json!([
+                {"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]}]},
+                {"FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]},
+                    {"Field":"resources.type","Equals":["AWS::CloudTrail::Channel"]}]}
+            ]))
+            .expect("selectors"),
+        );
+        for selectors in [Selectors::default(), all_management_and_data] {
+            let mut cfg = trail();
+            cfg.is_multi_region = true;
+            cfg.selectors = selectors;
+            let mut b = Batch::new(0, true);
+            b.apply(&cfg, None, entry(1, integration("us-east-1")));
+            b.apply(&cfg, None, entry(2, integration("eu-west-1")));
+            assert_eq!(b.events, 0, "{:?}", cfg.selectors);
+            // Its eventData may mimic a StartLogging call; the trail's switch ignores it.
+            let mut stopped = Batch::new(0, false);
+            stopped.apply(&cfg, None, entry(3, integration("us-east-1")));
+            assert!(!stopped.logging);
+            b.apply(&cfg, None, entry(4, mgmt("us-east-1", "ec2.amazonaws.com")));
+            assert_eq!(b.events, 1, "a management event still does");
+        }
     }
 
     #[test]

@@ -290,3 +290,37 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn integration_records_are_selected_only_by_activity_audit_log_selectors() {
+    let record = json!({"eventVersion":"1.0","eventCategory":"ActivityAuditLog","eventType":"ActivityLog",
+        "eventID":"e","eventTime":"2026-11-25T10:00:00Z","awsRegion":"us-east-1","recipientAccountId":"1",
+        "metadata":{"channelARN":"arn:aws:cloudtrail:us-east-1:1:channel/c"},
+        "eventData":{"eventSource":"s3.amazonaws.com","eventName":"GetObject","UID":"u"}})
+    .to_string();
+    let facts = EventFacts::parse(record.as_bytes()).expect("facts");
+    assert_eq!(facts.category(), "ActivityAuditLog");
+    let adv = |v: serde_json::Value| -> Selectors {
+        Selectors::Advanced(serde_json::from_value(v).expect("parse"))
+    };
+    let basic_data: Vec<EventSelector> = serde_json::from_value(json!([{"ReadWriteType":"All",
+        "IncludeManagementEvents":true,"DataResources":[{"Type":"AWS::S3::Object","Values":["arn:aws:s3"]}]}]))
+    .expect("basic");
+    for s in [
+        Selectors::default(),
+        Selectors::Basic(basic_data),
+        adv(json!([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]}]}])),
+        adv(
+            json!([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]},{"Field":"resources.type","Equals":["AWS::S3::Object"]}]}]),
+        ),
+        adv(
+            json!([{"FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"eventSource","NotEquals":["kms.amazonaws.com"]}]}]),
+        ),
+    ] {
+        assert!(!s.matches(&facts), "{s:?}");
+    }
+    assert!(
+        adv(json!([{"FieldSelectors":[{"Field":"eventCategory","Equals":["ActivityAuditLog"]}]}]))
+            .matches(&facts)
+    );
+}

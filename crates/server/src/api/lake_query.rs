@@ -4,6 +4,7 @@
 use opentrail_lake::LakeError;
 use opentrail_lake::query::{self, QueryStatus, QueryableStore};
 use opentrail_lake::stores::EventDataStoreStatus;
+use opentrail_lake::tables::TableKind;
 use opentrail_protocol::AwsError;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -43,6 +44,7 @@ fn queryable(ctx: &ApiContext<'_>) -> Result<Vec<QueryableStore>, AwsError> {
         .filter(|s| s.account == account && s.region == region)
         .map(|s| QueryableStore {
             active: s.status != EventDataStoreStatus::PendingDeletion,
+            kind: TableKind::of(&s.advanced_event_selectors),
             id: s.id,
             arn: s.arn,
         })

@@ -1,9 +1,10 @@
 //! The CloudTrail Lake event data store operations (create, get, list, update, delete,
 //! restore, start and stop ingestion) over the lake crate's service, and the tag operations,
-//! which go to the lake for event data store ARNs and to the trails otherwise.
+//! which go to the lake for event data store and channel ARNs and to the trails otherwise.
 
 use opentrail_catalog::Tag;
 use opentrail_lake::LakeError;
+use opentrail_lake::channels::is_channel_arn;
 use opentrail_lake::stores::{
     CreateEventDataStore, ResponseShape, UpdateEventDataStore, is_event_data_store_arn,
 };
@@ -140,10 +141,30 @@ pub async fn handle(
     }
 }
 
-/// AddTags, RemoveTags and ListTags: event data store ARNs are the lake's, every other
-/// resource is left to the trails handler (which names the error for other kinds).
+/// Which service keeps a resource's tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TagOwner {
+    EventDataStore,
+    Channel,
+    /// Trails, and the errors for every other kind of resource.
+    Trails,
+}
+
+fn tag_owner(resource: &str) -> TagOwner {
+    if is_event_data_store_arn(resource) {
+        TagOwner::EventDataStore
+    } else if is_channel_arn(resource) {
+        TagOwner::Channel
+    } else {
+        TagOwner::Trails
+    }
+}
+
+/// AddTags, RemoveTags and ListTags: event data store and channel ARNs are the lake's, every
+/// other resource is left to the trails handler (which names the error for other kinds).
 pub async fn tags(ctx: &ApiContext<'_>, operation: &str, input: Value) -> Result<Value, AwsError> {
-    let svc = &ctx.state.event_data_stores;
+    let stores = &ctx.state.event_data_stores;
+    let channels = &ctx.state.channels;
     let (account, region) = who(ctx);
     match operation {
         "AddTags" | "RemoveTags" => {
@@ -154,13 +175,13 @@ pub async fn tags(ctx: &ApiContext<'_>, operation: &str, input: Value) -> Result
                 tags_list: Vec<Tag>,
             }
             let req: In = parse(input.clone())?;
-            if !is_event_data_store_arn(&req.resource_id) {
-                return super::trails::handle(ctx, operation, input).await;
-            }
-            if operation == "AddTags" {
-                svc.add_tags(account, region, &req.resource_id, &req.tags_list)
-            } else {
-                svc.remove_tags(account, region, &req.resource_id, &req.tags_list)
+            let (r, t) = (req.resource_id.as_str(), req.tags_list.as_slice());
+            match (tag_owner(r), operation == "AddTags") {
+                (TagOwner::Trails, _) => return super::trails::handle(ctx, operation, input).await,
+                (TagOwner::EventDataStore, true) => stores.add_tags(account, region, r, t),
+                (TagOwner::EventDataStore, false) => stores.remove_tags(account, region, r, t),
+                (TagOwner::Channel, true) => channels.add_tags(account, region, r, t),
+                (TagOwner::Channel, false) => channels.remove_tags(account, region, r, t),
             }
             .map_err(aws)?;
             Ok(json!({}))
@@ -172,10 +193,10 @@ pub async fn tags(ctx: &ApiContext<'_>, operation: &str, input: Value) -> Result
                 resource_id_list: Vec<String>,
             }
             let req: In = parse(input.clone())?;
-            if !req
+            if req
                 .resource_id_list
                 .iter()
-                .any(|r| is_event_data_store_arn(r))
+                .all(|r| tag_owner(r) == TagOwner::Trails)
             {
                 return super::trails::handle(ctx, operation, input).await;
             }
@@ -190,16 +211,19 @@ pub async fn tags(ctx: &ApiContext<'_>, operation: &str, input: Value) -> Result
             }
             let mut out = Vec::new();
             for r in &req.resource_id_list {
-                let tags = if is_event_data_store_arn(r) {
-                    svc.list_tags(account, region, r).map_err(aws)?
-                } else {
-                    ctx.state
+                let tags = match tag_owner(r) {
+                    TagOwner::EventDataStore => {
+                        stores.list_tags(account, region, r).map_err(aws)?
+                    }
+                    TagOwner::Channel => channels.list_tags(account, region, r).map_err(aws)?,
+                    TagOwner::Trails => ctx
+                        .state
                         .trails
                         .list_tags(account, region, std::slice::from_ref(r))
                         .map_err(trail_aws)?
                         .into_iter()
                         .flat_map(|(_, t)| t)
-                        .collect()
+                        .collect(),
                 };
                 out.push(json!({"ResourceId": r, "TagsList": tags}));
             }

@@ -1,5 +1,6 @@
-//! The AWS JSON 1.1 APIs of the listener: CloudTrail's control plane, and the parts of KMS
-//! and Organizations opentrail serves. Each request is authenticated, its `X-Amz-Target`
+//! The AWS APIs of the listener: CloudTrail's JSON 1.1 control plane, the parts of KMS and
+//! Organizations opentrail serves, and CloudTrail Data's REST-JSON PutAuditEvents
+//! ([`audit_events`]). Each request is authenticated, its `X-Amz-Target`
 //! operation routed and checked against the service model, the handler run, the call
 //! recorded (as AWS CloudTrail records calls to these services) and answered.
 //!
@@ -7,9 +8,11 @@
 //! CloudTrail operations, so an operation this server version does not implement yet still
 //! gets a clear AWS-shaped answer naming it.
 
+pub mod audit_events;
 pub mod history;
 mod integrity;
 mod kms;
+mod lake_channels;
 mod lake_query;
 mod lake_stores;
 mod organizations;
@@ -107,8 +110,14 @@ pub async fn handle(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let scope = crate::s3::scope_service(&parts);
-    if scope.as_deref() == Some("s3") {
-        return crate::s3::handle(&state.s3, http::Request::from_parts(parts, body)).await;
+    match scope.as_deref() {
+        Some("s3") => {
+            return crate::s3::handle(&state.s3, http::Request::from_parts(parts, body)).await;
+        }
+        Some(audit_events::SERVICE) => {
+            return audit_events::handle(&state, peer, parts, body).await;
+        }
+        _ => {}
     }
     let service = Service::from_scope(scope.as_deref());
     let meta = RequestMeta::new(&parts, peer, &state.config.trusted_proxies);

@@ -109,6 +109,9 @@ pub async fn dispatch(
         "StartQuery" | "GetQueryResults" | "DescribeQuery" | "ListQueries" | "CancelQuery" => {
             super::lake_query::handle(ctx, operation, input).await
         }
+        "CreateChannel" | "GetChannel" | "ListChannels" | "UpdateChannel" | "DeleteChannel" => {
+            super::lake_channels::handle(ctx, operation, input).await
+        }
         _ if group(operation) == Group::Trails => {
             super::trails::handle(ctx, operation, input).await
         }
