@@ -76,16 +76,18 @@ trait RowBuffer: Send + Sync {
     fn push(&mut self, record: &[u8]) -> bool;
     fn len(&self) -> usize;
     fn clear(&mut self);
-    fn batch(&self) -> Result<RecordBatch, LakeError>;
+    fn batch(&mut self) -> Result<RecordBatch, LakeError>;
 }
 
 struct Buffer<R, F, B> {
     rows: Vec<R>,
     row: F,
     batch: B,
+    /// Puts the rows in the order they are written in.
+    order: fn(&mut Vec<R>),
 }
 
-fn buffer<R, F, B>(row: F, batch: B) -> Buffer<R, F, B>
+fn buffer<R, F, B>(row: F, batch: B, order: fn(&mut Vec<R>)) -> Buffer<R, F, B>
 where
     F: Fn(&[u8]) -> Option<R>,
     B: Fn(&[R]) -> Result<RecordBatch, LakeError>,
@@ -94,7 +96,14 @@ where
         rows: Vec::new(),
         row,
         batch,
+        order,
     }
+}
+
+/// CloudTrail events are written clustered by source and name (time order kept within each
+/// cluster), so similar records sit together and every column compresses better.
+fn clustered(rows: &mut Vec<schema::Row>) {
+    rows.sort_by(|a, b| a.cluster_key().cmp(&b.cluster_key()));
 }
 
 impl<R, F, B> RowBuffer for Buffer<R, F, B>
@@ -121,7 +130,8 @@ where
         self.rows.clear();
     }
 
-    fn batch(&self) -> Result<RecordBatch, LakeError> {
+    fn batch(&mut self) -> Result<RecordBatch, LakeError> {
+        (self.order)(&mut self.rows);
         (self.batch)(&self.rows)
     }
 }
@@ -133,10 +143,15 @@ impl Pending {
     /// An empty buffer for a table of `kind`.
     pub fn new(kind: TableKind) -> Pending {
         match kind {
-            TableKind::Events => Pending(Box::new(buffer(schema::row, schema::batch))),
+            TableKind::Events => Pending(Box::new(buffer(
+                schema::row,
+                schema::batch,
+                clustered,
+            ))),
             TableKind::Activity => Pending(Box::new(buffer(
                 schema_activity::row,
                 schema_activity::batch,
+                |_| {},
             ))),
         }
     }
@@ -162,8 +177,8 @@ impl Pending {
         self.0.clear();
     }
 
-    /// The rows as one Arrow batch of the table's schema.
-    pub fn batch(&self) -> Result<RecordBatch, LakeError> {
+    /// The rows as one Arrow batch of the table's schema, in the order they are written in.
+    pub fn batch(&mut self) -> Result<RecordBatch, LakeError> {
         self.0.batch()
     }
 }

@@ -562,6 +562,7 @@ async fn integration_stores_keep_what_their_channels_deliver_from_the_sync_on() 
         Arc::clone(&lake),
         dir.path().join("queries"),
         Duration::from_secs(60),
+        None,
     )
     .expect("queries");
     let rows = run_on(
