@@ -89,6 +89,19 @@ pub enum LakeError {
     /// `InvalidQueryStatusException`.
     #[error("{0}")]
     InvalidQueryStatus(String),
+    /// `AccountHasOngoingImportException`: the account already runs an import.
+    #[error("{0}")]
+    AccountHasOngoingImport(String),
+    /// `ImportNotFoundException`.
+    #[error("{0}")]
+    ImportNotFound(String),
+    /// `InvalidImportSourceException`: the import's source cannot be read as trail logs.
+    #[error("{0}")]
+    InvalidImportSource(String),
+    /// `EventDataStoreHasOngoingImportException`: the store is the destination of a running
+    /// import.
+    #[error("{0}")]
+    EventDataStoreHasOngoingImport(String),
     /// The catalog failed.
     #[error(transparent)]
     Catalog(#[from] opentrail_catalog::CatalogError),
@@ -128,6 +141,10 @@ impl LakeError {
             MaxConcurrentQueries(_) => "MaxConcurrentQueriesException",
             InvalidDateRange(_) => "InvalidDateRangeException",
             InvalidQueryStatus(_) => "InvalidQueryStatusException",
+            AccountHasOngoingImport(_) => "AccountHasOngoingImportException",
+            ImportNotFound(_) => "ImportNotFoundException",
+            InvalidImportSource(_) => "InvalidImportSourceException",
+            EventDataStoreHasOngoingImport(_) => "EventDataStoreHasOngoingImportException",
             Catalog(_) | Internal(_) => "InternalFailure",
         }
     }

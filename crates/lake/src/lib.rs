@@ -4,6 +4,7 @@
 pub mod error;
 pub mod feed;
 pub mod functions;
+pub mod import;
 pub mod query;
 pub mod schema;
 pub mod stores;
