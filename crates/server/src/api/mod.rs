@@ -10,6 +10,7 @@
 pub mod history;
 mod integrity;
 mod kms;
+mod lake_import;
 mod lake_query;
 mod lake_stores;
 mod organizations;

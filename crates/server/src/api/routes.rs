@@ -109,6 +109,9 @@ pub async fn dispatch(
         "StartQuery" | "GetQueryResults" | "DescribeQuery" | "ListQueries" | "CancelQuery" => {
             super::lake_query::handle(ctx, operation, input).await
         }
+        "StartImport" | "GetImport" | "ListImports" | "StopImport" | "ListImportFailures" => {
+            super::lake_import::handle(ctx, operation, input).await
+        }
         _ if group(operation) == Group::Trails => {
             super::trails::handle(ctx, operation, input).await
         }
