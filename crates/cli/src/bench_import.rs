@@ -86,10 +86,18 @@ fn gzip_seconds(files: &[PathBuf]) -> anyhow::Result<f64> {
 async fn import_once(work: &Path, logs: &Path) -> anyhow::Result<(f64, u64)> {
     std::fs::create_dir_all(work)?;
     let catalog = Arc::new(Catalog::open(&work.join("catalog.db"))?);
-    let kms = Arc::new(opentrail_kms::Registry::open(work.join("kms"), None, ACCOUNT)?);
+    let kms = Arc::new(opentrail_kms::Registry::open(
+        work.join("kms"),
+        None,
+        ACCOUNT,
+    )?);
     let stores = Arc::new(EventDataStores::new(catalog.clone(), kms, None));
     let (journal, _) = Journal::open(work.join("journal"), JournalConfig::default())?;
-    let lake = Lake::new(work.join("tables"), journal.clone(), WriterSettings::default());
+    let lake = Lake::new(
+        work.join("tables"),
+        journal.clone(),
+        WriterSettings::default(),
+    );
     let imports = Imports::new(
         catalog,
         stores.clone(),
@@ -151,7 +159,9 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     });
     let summary = write_log_files(
         &logs,
-        generator.events_between(end - TimeDelta::days(7), end).take(o.events),
+        generator
+            .events_between(end - TimeDelta::days(7), end)
+            .take(o.events),
         &LogFileOptions {
             seed: 17,
             max_records_per_file: o.per_file,

@@ -54,7 +54,11 @@ pub struct ImportArgs {
     #[arg(long)]
     no_wait: bool,
     /// Server endpoint.
-    #[arg(long, env = "AWS_ENDPOINT_URL", default_value = "http://127.0.0.1:4599")]
+    #[arg(
+        long,
+        env = "AWS_ENDPOINT_URL",
+        default_value = "http://127.0.0.1:4599"
+    )]
     endpoint: String,
     /// Access key id.
     #[arg(long, env = "AWS_ACCESS_KEY_ID")]
@@ -234,7 +238,11 @@ async fn summary(api: &Api, id: &str, imp: &Value) -> anyhow::Result<()> {
             input["NextToken"] = json!(t);
         }
         let page = api.call("ListImportFailures", input).await?;
-        for f in page["Failures"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        for f in page["Failures"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             println!(
                 "  {} {}: {}: {}",
                 f["Status"].as_str().unwrap_or("FAILED"),
@@ -250,9 +258,9 @@ async fn summary(api: &Api, id: &str, imp: &Value) -> anyhow::Result<()> {
     }
     match status {
         "COMPLETED" => Ok(()),
-        "STOPPED" => bail!(
-            "import {id} was stopped; resume it with: opentrail import --import-id {id}"
-        ),
+        "STOPPED" => {
+            bail!("import {id} was stopped; resume it with: opentrail import --import-id {id}")
+        }
         _ => bail!(
             "import {id} ended {status}; fix the files listed above and retry with: opentrail import --import-id {id}"
         ),

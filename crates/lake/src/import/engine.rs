@@ -121,7 +121,11 @@ fn worker(work: Arc<Work>, tx: mpsc::Sender<FileResult>) {
 }
 
 /// The rows of one file whose `eventTime` is in `window` (epoch microseconds, inclusive).
-fn parse(key: &str, bytes: Vec<u8>, window: (Option<i64>, Option<i64>)) -> Result<Parsed, FileError> {
+fn parse(
+    key: &str,
+    bytes: Vec<u8>,
+    window: (Option<i64>, Option<i64>),
+) -> Result<Parsed, FileError> {
     let json = decode(key, bytes)?;
     let raw = records(key, &json)?;
     let mut rows = Vec::with_capacity(raw.len());
@@ -288,9 +292,7 @@ async fn listing(
     imp: &Import,
     source: &Source,
 ) -> Result<Vec<SourceFile>, LakeError> {
-    let path = imports
-        .dir
-        .join(format!("{}-{}.json", imp.id, imp.attempt));
+    let path = imports.dir.join(format!("{}-{}.json", imp.id, imp.attempt));
     if let Ok(bytes) = tokio::fs::read(&path).await
         && let Ok(files) = serde_json::from_slice::<Vec<SourceFile>>(&bytes)
     {
@@ -319,7 +321,9 @@ fn write_atomically(dir: &Path, path: &Path, body: &[u8]) -> Result<(), LakeErro
     f.write_all(body).map_err(io)?;
     f.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)
 }
 
 /// For each folder, the number of listed files up to and including its last one.
@@ -371,7 +375,10 @@ async fn run_inner(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), LakeError> {
     let source = imports
-        .open_source(&imp.source.s3.s3_location_uri, &imp.source.s3.s3_bucket_region)
+        .open_source(
+            &imp.source.s3.s3_location_uri,
+            &imp.source.s3.s3_bucket_region,
+        )
         .await?;
     let files = Arc::new(listing(imports, &imp, &source).await?);
     let ends = prefix_ends(&files);
@@ -468,7 +475,8 @@ async fn commit_note(
         .await
         .map_err(table_error)?;
     Ok(infos.into_iter().find_map(|info| {
-        let note: CommitNote = serde_json::from_value(info.info.get(COMMIT_INFO_KEY)?.clone()).ok()?;
+        let note: CommitNote =
+            serde_json::from_value(info.info.get(COMMIT_INFO_KEY)?.clone()).ok()?;
         (note.id == id && note.attempt == attempt && note.files == files).then_some(note)
     }))
 }
@@ -562,7 +570,9 @@ async fn commit_loop(
             stats.prefixes_completed = ends.partition_point(|&e| e <= next as u64) as u64;
             wanted.store(next, Ordering::Relaxed);
             let due = pending.rows >= imports.settings.commit_rows
-                || pending.since.is_some_and(|t| t.elapsed() >= MAX_COMMIT_DELAY)
+                || pending
+                    .since
+                    .is_some_and(|t| t.elapsed() >= MAX_COMMIT_DELAY)
                 || (next == files.len() && pending.rows > 0);
             if due {
                 commit(imports, imp, table, dir, next, &stats, &mut pending).await?;

@@ -61,7 +61,10 @@ impl Location {
             None if uri.starts_with('/') => PathBuf::from(uri),
             None => return Err(bad("the scheme must be s3:// or file://")),
         };
-        if path.components().any(|c| c == std::path::Component::ParentDir) {
+        if path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
             return Err(bad("the path must not contain .."));
         }
         Ok(Location::Local(path))
@@ -337,10 +340,8 @@ mod tests {
 
     #[test]
     fn delivery_times_come_from_file_names() {
-        let t = delivery_time(
-            "a/123456789012_CloudTrail_us-east-1_20261120T1005Z_Xyz01.json.gz",
-        )
-        .expect("time");
+        let t = delivery_time("a/123456789012_CloudTrail_us-east-1_20261120T1005Z_Xyz01.json.gz")
+            .expect("time");
         assert_eq!(t.to_rfc3339(), "2026-11-20T10:05:00+00:00");
         assert_eq!(delivery_time("a/records.json"), None);
     }
@@ -356,7 +357,9 @@ mod tests {
         assert_eq!(records("x", &json).expect("records").len(), 2);
         assert_eq!(decode("x.json", doc.to_vec()).expect("plain"), doc);
         assert_eq!(
-            decode("x.json.gz", doc.to_vec()).expect_err("not gzip").kind,
+            decode("x.json.gz", doc.to_vec())
+                .expect_err("not gzip")
+                .kind,
             "InvalidGzip"
         );
         assert_eq!(

@@ -102,11 +102,7 @@ impl Fixture {
     }
 
     async fn run(&self, req: StartImport) -> Import {
-        let imp = self
-            .imports
-            .start(ACCT, REGION, req)
-            .await
-            .expect("start");
+        let imp = self.imports.start(ACCT, REGION, req).await.expect("start");
         self.imports.wait(&imp.id).await;
         self.imports.get(ACCT, REGION, &imp.id).expect("get")
     }
@@ -266,7 +262,11 @@ async fn a_folder_is_imported_once_with_failures_listed_and_a_reimport_adds_noth
             ("zz_torn.json.gz", "InvalidGzip"),
         ]
     );
-    assert!(imp.failures[0].location.starts_with(&uri), "{:?}", imp.failures[0]);
+    assert!(
+        imp.failures[0].location.starts_with(&uri),
+        "{:?}",
+        imp.failures[0]
+    );
     assert_eq!(imp.stats.failed_entries, 4);
     let log_files = std::fs::read_dir(&day).expect("ls").count() - 1; // README
     let days: HashSet<String> = events
@@ -292,11 +292,21 @@ async fn a_folder_is_imported_once_with_failures_listed_and_a_reimport_adds_noth
     assert_eq!((rest.len(), none), (1, None));
 
     // The same files again: nothing new, nothing doubled.
-    for name in ["zz_torn.json.gz", "zz_plain.json.gz", "zz_array.json", "zz_odd.json.gz"] {
+    for name in [
+        "zz_torn.json.gz",
+        "zz_plain.json.gz",
+        "zz_array.json",
+        "zz_odd.json.gz",
+    ] {
         std::fs::remove_file(day.join(name)).expect("rm");
     }
     let again = f.run(f.request(&store, src.to_str().expect("utf8"))).await;
-    assert_eq!(again.status, ImportStatus::Completed, "{:?}", again.failures);
+    assert_eq!(
+        again.status,
+        ImportStatus::Completed,
+        "{:?}",
+        again.failures
+    );
     assert_eq!(again.stats.events_completed, 0);
     assert_eq!(f.ids(&store).await.len(), events.len());
 }
@@ -371,13 +381,16 @@ async fn a_run_resumes_after_the_last_commit_the_table_holds() {
     // The first files are imported and committed; then the run "crashes" before the catalog
     // hears of it (its record is put back to the start), and more files have arrived.
     let first = log_files(&src.join("a"), 7, 2_000, 100);
-    let imp = f
-        .run(f.request(&store, src.to_str().expect("utf8")))
-        .await;
+    let imp = f.run(f.request(&store, src.to_str().expect("utf8"))).await;
     assert_eq!(imp.status, ImportStatus::Completed);
     let later = log_files(&src.join("b"), 8, 1_500, 100);
-    std::fs::remove_file(f.dir.path().join("imports").join(format!("{}-0.json", imp.id)))
-        .expect("listing");
+    std::fs::remove_file(
+        f.dir
+            .path()
+            .join("imports")
+            .join(format!("{}-0.json", imp.id)),
+    )
+    .expect("listing");
     f.catalog
         .transaction(|tx| {
             let mut rewound = imp.clone();
@@ -468,29 +481,57 @@ async fn bad_requests_get_the_exception_aws_names() {
 
     let mut r = f.request(&store, &folder);
     r.destinations = None;
-    assert_eq!(code(f.imports.start(ACCT, REGION, r).await), "InvalidParameterException");
+    assert_eq!(
+        code(f.imports.start(ACCT, REGION, r).await),
+        "InvalidParameterException"
+    );
     let mut r = f.request(&store, &folder);
     r.destinations = Some(vec![store.arn.clone(), store.arn.clone()]);
-    assert_eq!(code(f.imports.start(ACCT, REGION, r).await), "InvalidParameterException");
+    assert_eq!(
+        code(f.imports.start(ACCT, REGION, r).await),
+        "InvalidParameterException"
+    );
     let mut r = f.request(&store, &folder);
     r.destinations = Some(vec![store.id.clone()]);
-    assert_eq!(code(f.imports.start(ACCT, REGION, r).await), "EventDataStoreARNInvalidException");
+    assert_eq!(
+        code(f.imports.start(ACCT, REGION, r).await),
+        "EventDataStoreARNInvalidException"
+    );
     let mut r = f.request(&store, &folder);
     r.destinations = Some(vec!["arn:aws:s3:::bucket".into()]);
-    assert_eq!(code(f.imports.start(ACCT, REGION, r).await), "EventDataStoreARNInvalidException");
+    assert_eq!(
+        code(f.imports.start(ACCT, REGION, r).await),
+        "EventDataStoreARNInvalidException"
+    );
     let mut r = f.request(&store, &folder);
     r.destinations = Some(vec![store.arn.replace(&store.id[..8], "00000000")]);
-    assert_eq!(code(f.imports.start(ACCT, REGION, r).await), "EventDataStoreNotFoundException");
+    assert_eq!(
+        code(f.imports.start(ACCT, REGION, r).await),
+        "EventDataStoreNotFoundException"
+    );
     let mut r = f.request(&store, &folder);
     r.import_source = None;
-    assert_eq!(code(f.imports.start(ACCT, REGION, r).await), "InvalidParameterException");
+    assert_eq!(
+        code(f.imports.start(ACCT, REGION, r).await),
+        "InvalidParameterException"
+    );
     let mut r = f.request(&store, &folder);
-    r.import_source.as_mut().expect("src").s3.s3_bucket_access_role_arn = "admin".into();
-    assert_eq!(code(f.imports.start(ACCT, REGION, r).await), "InvalidParameterException");
+    r.import_source
+        .as_mut()
+        .expect("src")
+        .s3
+        .s3_bucket_access_role_arn = "admin".into();
+    assert_eq!(
+        code(f.imports.start(ACCT, REGION, r).await),
+        "InvalidParameterException"
+    );
     let mut r = f.request(&store, &folder);
     r.start_event_time = Some(2_000_000_000.0);
     r.end_event_time = Some(1_000_000_000.0);
-    assert_eq!(code(f.imports.start(ACCT, REGION, r).await), "InvalidParameterException");
+    assert_eq!(
+        code(f.imports.start(ACCT, REGION, r).await),
+        "InvalidParameterException"
+    );
     for bad in [
         "s3://no-such-bucket/x",
         "s3://Bad_Name",
@@ -505,9 +546,14 @@ async fn bad_requests_get_the_exception_aws_names() {
             "{bad}"
         );
     }
-    f.local.create_bucket("eu-logs", "eu-west-1").expect("bucket");
+    f.local
+        .create_bucket("eu-logs", "eu-west-1")
+        .expect("bucket");
     let r = f.request(&store, "s3://eu-logs/");
-    assert_eq!(code(f.imports.start(ACCT, REGION, r).await), "InvalidImportSourceException");
+    assert_eq!(
+        code(f.imports.start(ACCT, REGION, r).await),
+        "InvalidImportSourceException"
+    );
 
     let insights = f.store(
         "insights",
@@ -534,7 +580,10 @@ async fn bad_requests_get_the_exception_aws_names() {
     );
     f.stores.delete(ACCT, REGION, &doomed.arn).expect("delete");
     let r = f.request(&doomed, &folder);
-    assert_eq!(code(f.imports.start(ACCT, REGION, r).await), "InactiveEventDataStoreException");
+    assert_eq!(
+        code(f.imports.start(ACCT, REGION, r).await),
+        "InactiveEventDataStoreException"
+    );
 
     // One import at a time per account.
     let big = f.dir.path().join("big");
@@ -545,7 +594,11 @@ async fn bad_requests_get_the_exception_aws_names() {
         .await
         .expect("start");
     assert_eq!(
-        code(f.imports.start(ACCT, REGION, f.request(&store, &folder)).await),
+        code(
+            f.imports
+                .start(ACCT, REGION, f.request(&store, &folder))
+                .await
+        ),
         "AccountHasOngoingImportException"
     );
     assert!(f.imports.has_ongoing_import(&store.id).expect("ongoing"));
@@ -554,7 +607,10 @@ async fn bad_requests_get_the_exception_aws_names() {
 
     let unknown = "0b7a1f0e-3f6d-4d53-9a57-0123456789ab";
     assert_eq!(
-        f.imports.get(ACCT, REGION, unknown).expect_err("none").code(),
+        f.imports
+            .get(ACCT, REGION, unknown)
+            .expect_err("none")
+            .code(),
         "ImportNotFoundException"
     );
     assert_eq!(
@@ -562,7 +618,10 @@ async fn bad_requests_get_the_exception_aws_names() {
         "InvalidParameterException"
     );
     assert_eq!(
-        f.imports.stop(ACCT, REGION, unknown).expect_err("none").code(),
+        f.imports
+            .stop(ACCT, REGION, unknown)
+            .expect_err("none")
+            .code(),
         "ImportNotFoundException"
     );
     assert_eq!(
@@ -589,12 +648,18 @@ async fn bad_requests_get_the_exception_aws_names() {
     );
     // Another region sees none of them.
     assert_eq!(
-        f.imports.get(ACCT, "eu-west-1", &running.id).expect_err("region").code(),
+        f.imports
+            .get(ACCT, "eu-west-1", &running.id)
+            .expect_err("region")
+            .code(),
         "ImportNotFoundException"
     );
 
     // ListImports: filters, pages, refusals.
-    let (all, _) = f.imports.list(ACCT, REGION, &ListImports::default()).expect("list");
+    let (all, _) = f
+        .imports
+        .list(ACCT, REGION, &ListImports::default())
+        .expect("list");
     assert_eq!(all.len(), 1);
     let list = |l: ListImports| f.imports.list(ACCT, REGION, &l);
     let stopped = list(ListImports {
@@ -652,7 +717,11 @@ async fn list_pages_carry_their_filters() {
     log_files(&src, 1, 30, 10);
     let mut ids = Vec::new();
     for _ in 0..3 {
-        ids.push(f.run(f.request(&store, src.to_str().expect("utf8"))).await.id);
+        ids.push(
+            f.run(f.request(&store, src.to_str().expect("utf8")))
+                .await
+                .id,
+        );
     }
     let (p1, t1) = f
         .imports

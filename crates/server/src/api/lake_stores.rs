@@ -57,7 +57,11 @@ pub(super) fn who<'a>(ctx: &'a ApiContext<'_>) -> (&'a str, &'a str) {
 }
 
 /// `EventDataStoreHasOngoingImportException` while an import writes into the store.
-fn refuse_during_import(ctx: &ApiContext<'_>, store: &str, operation: &str) -> Result<(), AwsError> {
+fn refuse_during_import(
+    ctx: &ApiContext<'_>,
+    store: &str,
+    operation: &str,
+) -> Result<(), AwsError> {
     let (account, region) = who(ctx);
     // A store that does not resolve is refused by the operation itself, with its own error.
     let Ok(s) = ctx.state.event_data_stores.resolve(account, region, store) else {
