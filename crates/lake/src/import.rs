@@ -563,13 +563,22 @@ impl Imports {
             return;
         };
         runners.retain(|_, r| !r.handle.is_finished());
-        if runners.contains_key(&imp.id) {
-            return;
-        }
+        // A run told to stop may still be finishing its commit: the new one starts after it,
+        // so two runs never write the same import at once.
+        let previous = runners.remove(&imp.id).map(|r| {
+            let _ = r.stop.send(true);
+            r.handle
+        });
         let (stop_tx, stop_rx) = watch::channel(false);
         let this = Arc::clone(self);
         let id = imp.id.clone();
-        let handle = tokio::spawn(engine::run(this, imp.clone(), stop_rx));
+        let imp = imp.clone();
+        let handle = tokio::spawn(async move {
+            if let Some(p) = previous {
+                let _ = p.await;
+            }
+            engine::run(this, imp, stop_rx).await;
+        });
         runners.insert(
             id,
             Runner {
