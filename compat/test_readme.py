@@ -57,6 +57,9 @@ def test_readme_shell_and_python_examples_run(tmp_path):
         assert re.search(r"^ChargeCard\talice\tarn:aws:cloudtrail:us-east-1:123456789012:channel/[0-9a-f-]{36}$",
                          out.stdout, re.M), out.stdout
         assert '"failed": []' in out.stdout
+        # The generated log files are imported into the store, completely.
+        assert re.search(r"^import [0-9a-f-]{36} COMPLETED: [1-9]\d* events from [1-9]\d* files", out.stdout, re.M), out.stdout
+        assert re.search(r"^COMPLETED$", out.stdout, re.M), out.stdout
 
         py_env = dict(env, AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "opentrail-data" / "credentials"),
                       AWS_PROFILE="opentrail", AWS_DEFAULT_REGION="us-east-1")

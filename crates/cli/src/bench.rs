@@ -33,6 +33,25 @@ enum BenchCommand {
     /// CloudTrail Lake: write rate into a store's Delta table, bytes per event beside gzip
     /// JSON log files, and typical queries through StartQuery.
     Lake(LakeBench),
+    /// Import of AWS log files into an event data store beside GNU `gzip -dc` over the same
+    /// files.
+    Import(ImportBench),
+}
+
+#[derive(Args)]
+struct ImportBench {
+    /// Working directory (created; must not exist).
+    #[arg(long)]
+    dir: std::path::PathBuf,
+    /// Events to generate as AWS log files.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// Runs (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Records per log file.
+    #[arg(long, default_value_t = 1000)]
+    per_file: usize,
 }
 
 #[derive(Args)]
@@ -139,6 +158,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Journal(a) => journal(a).await,
         BenchCommand::Parse(a) => parse(a),
         BenchCommand::Trails(a) => crate::bench_trails::run(a.events, a.dir).await,
+        BenchCommand::Import(a) => {
+            crate::bench_import::run(crate::bench_import::Options {
+                dir: a.dir,
+                events: a.events,
+                runs: a.runs,
+                per_file: a.per_file,
+            })
+            .await
+        }
         BenchCommand::Lake(a) => {
             crate::bench_lake::run(crate::bench_lake::Options {
                 dir: a.dir,

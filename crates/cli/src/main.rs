@@ -1,12 +1,15 @@
-//! `opentrail`: the command-line entry point (serve, generate, history, validate-logs, bench).
+//! `opentrail`: the command-line entry point (serve, generate, import, history, validate-logs,
+//! bench).
 
 mod bench;
 mod bench_history;
+mod bench_import;
 mod bench_lake;
 mod bench_trails;
 mod client;
 mod generate;
 mod history;
+mod import;
 mod serve;
 mod validate_logs;
 
@@ -33,6 +36,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Generate realistic CloudTrail activity: to AWS-style log files, NDJSON, or a server.
     Generate(generate::GenerateArgs),
+    /// Import existing CloudTrail log files (a folder or an S3 location) into an event data
+    /// store of a running server, with progress; exits non-zero unless it completed.
+    Import(import::ImportArgs),
     /// Work with the event history of a running server (export).
     History(history::HistoryArgs),
     /// Check a trail's log files against its signed digests, as `aws cloudtrail
@@ -72,6 +78,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Generate(args) => generate::run(args).await,
             Command::History(args) => history::run(args).await,
+            Command::Import(args) => import::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::ValidateLogs(_) => Ok(()),
         }

@@ -126,6 +126,19 @@ pub enum LakeError {
     /// `ChannelInsufficientPermission` (data plane): the caller does not own the channel.
     #[error("{0}")]
     ChannelInsufficientPermission(String),
+    /// `AccountHasOngoingImportException`: the account already runs an import.
+    #[error("{0}")]
+    AccountHasOngoingImport(String),
+    /// `ImportNotFoundException`.
+    #[error("{0}")]
+    ImportNotFound(String),
+    /// `InvalidImportSourceException`: the import's source cannot be read as trail logs.
+    #[error("{0}")]
+    InvalidImportSource(String),
+    /// `EventDataStoreHasOngoingImportException`: the store is the destination of a running
+    /// import.
+    #[error("{0}")]
+    EventDataStoreHasOngoingImport(String),
     /// The catalog failed.
     #[error(transparent)]
     Catalog(#[from] opentrail_catalog::CatalogError),
@@ -177,6 +190,10 @@ impl LakeError {
             InvalidSource(_) => "InvalidSourceException",
             ResourceNotFound(_) => "ResourceNotFoundException",
             ChannelInsufficientPermission(_) => "ChannelInsufficientPermission",
+            AccountHasOngoingImport(_) => "AccountHasOngoingImportException",
+            ImportNotFound(_) => "ImportNotFoundException",
+            InvalidImportSource(_) => "InvalidImportSourceException",
+            EventDataStoreHasOngoingImport(_) => "EventDataStoreHasOngoingImportException",
             Catalog(_) | Internal(_) => "InternalFailure",
         }
     }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod eventjson;
 pub mod feed;
 pub mod functions;
+pub mod import;
 pub mod query;
 pub mod results;
 pub mod schema;

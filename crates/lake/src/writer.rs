@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use datafusion::arrow::array::RecordBatch;
 use deltalake::DeltaTable;
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
@@ -19,6 +20,7 @@ use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::SaveMode;
 use opentrail_journal::Journal;
 use opentrail_model::selectors::{AdvancedEventSelector, EventFacts};
+use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
@@ -496,12 +498,8 @@ impl Lake {
         let table = open_table(dir).await?;
         let mut committed = None;
         if let Some(t) = &table {
-            committed = t
-                .snapshot()
-                .map_err(table_error)?
-                .transaction_version(t.log_store().as_ref(), JOURNAL_APP_ID)
-                .await
-                .map_err(table_error)?
+            committed = transaction_version(t, JOURNAL_APP_ID)
+                .await?
                 .map(|v| u64::try_from(v).unwrap_or(0));
         }
         let checkpoint = self.journal.checkpoint(name).map_err(journal_error)?;
@@ -538,7 +536,7 @@ fn consumer_name(id: &str) -> String {
     format!("lake-{id}")
 }
 
-fn table_error(e: impl std::fmt::Display) -> LakeError {
+pub(crate) fn table_error(e: impl std::fmt::Display) -> LakeError {
     LakeError::Internal(e.to_string())
 }
 
@@ -569,7 +567,28 @@ async fn commit(
     rows: &mut Pending,
     lsn: u64,
 ) -> Result<DeltaTable, LakeError> {
-    let batch = rows.batch()?;
+    let version = i64::try_from(lsn).map_err(table_error)?;
+    commit_batches(
+        table,
+        dir,
+        vec![rows.batch()?],
+        Transaction::new(JOURNAL_APP_ID, version),
+        Vec::new(),
+    )
+    .await
+}
+
+/// Appends `batches` as one atomic Delta commit (creating the table on its first commit)
+/// that also records `txn` (an application transaction: whose progress the rows are, and how
+/// far it got) and `metadata` in the commit's `commitInfo`. Either all of it is in the table
+/// afterwards or none of it, which is what lets writers resume exactly where they stopped.
+pub(crate) async fn commit_batches(
+    table: Option<DeltaTable>,
+    dir: &Path,
+    batches: Vec<RecordBatch>,
+    txn: Transaction,
+    metadata: Vec<(String, Value)>,
+) -> Result<DeltaTable, LakeError> {
     let table = match table {
         Some(t) => t,
         None => {
@@ -586,16 +605,29 @@ async fn commit(
         }
     };
     let props = writer_properties()?;
-    let version = i64::try_from(lsn).map_err(table_error)?;
     table
-        .write(vec![batch])
+        .write(batches)
         .with_save_mode(SaveMode::Append)
         .with_partition_columns([PARTITION_COLUMN])
         .with_writer_properties(props)
         .with_commit_properties(
             CommitProperties::default()
-                .with_application_transaction(Transaction::new(JOURNAL_APP_ID, version)),
+                .with_application_transaction(txn)
+                .with_metadata(metadata),
         )
+        .await
+        .map_err(table_error)
+}
+
+/// The version `table` records for application `app_id` (Delta `txn`), if any.
+pub(crate) async fn transaction_version(
+    table: &DeltaTable,
+    app_id: &str,
+) -> Result<Option<i64>, LakeError> {
+    table
+        .snapshot()
+        .map_err(table_error)?
+        .transaction_version(table.log_store().as_ref(), app_id)
         .await
         .map_err(table_error)
 }

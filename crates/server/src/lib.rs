@@ -123,6 +123,12 @@ impl Server {
             }
         };
         tracing::info!(storage = %storage.describe(), "log files go to this store");
+        // Imports find s3:// buckets in the embedded store first, then in the configured one.
+        let mut import_storages: Vec<Arc<dyn opentrail_store::ObjectStorage>> =
+            vec![Arc::new(local_store.clone())];
+        if config.storage.kind == config::StorageKind::S3 {
+            import_storages.push(storage.clone());
+        }
         let catalog = Arc::new(
             opentrail_catalog::Catalog::open(&config.data_dir.join("catalog.db")).map_err(|e| {
                 ServerError::Config {
@@ -176,6 +182,14 @@ impl Server {
                 ..opentrail_lake::writer::WriterSettings::default()
             },
         );
+        let imports = opentrail_lake::import::Imports::new(
+            catalog.clone(),
+            event_data_stores.clone(),
+            lake.clone(),
+            config.data_dir.join("lake").join("imports"),
+            import_storages,
+            opentrail_lake::import::ImportSettings::default(),
+        );
         let queries = opentrail_lake::query::Queries::open(
             lake.clone(),
             config.data_dir.join("lake").join("queries"),
@@ -213,6 +227,7 @@ impl Server {
             event_data_stores,
             channels,
             lake,
+            imports,
             queries,
             keys,
             kms,
@@ -278,6 +293,11 @@ impl Server {
             .enabled
             .then(|| demo::spawn(state.clone(), stop_rx.clone()));
         let retention = spawn_retention(state.clone(), stop_rx.clone());
+        match state.imports.resume_all() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(imports = n, "resumed running imports"),
+            Err(e) => tracing::error!(error = %e, "cannot resume running imports"),
+        }
         let lake = opentrail_lake::feed::spawn(
             state.lake.clone(),
             state.event_data_stores.clone(),
@@ -312,8 +332,10 @@ impl Server {
             let _ = d.await;
         }
         let _ = retention.await;
-        // The lake's consumers commit what they hold before the journal closes.
+        // The lake's consumers commit what they hold before the journal closes; imports stop
+        // after their last commit and resume on the next start.
         let _ = lake.await;
+        state.imports.shutdown().await;
         let _ = tokio::task::spawn_blocking(move || history.join()).await;
         state.trails.delivery().shutdown().await;
         state.journal.shutdown().await;

@@ -35,6 +35,8 @@ pub struct AppState {
     pub channels: Arc<opentrail_lake::channels::Channels>,
     /// The event data stores' tables and their journal consumers.
     pub lake: Arc<opentrail_lake::writer::Lake>,
+    /// Imports of trail log files into event data stores.
+    pub imports: Arc<opentrail_lake::import::Imports>,
     /// CloudTrail Lake queries and their results.
     pub queries: Arc<opentrail_lake::query::Queries>,
     /// Digest signing keys (ListPublicKeys).

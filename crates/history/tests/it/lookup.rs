@@ -214,7 +214,7 @@ fn insight_lookups_only_see_insight_events() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (h, _) = History::open(tmp.path(), small_config()).expect("open");
     let mut all = entries(500);
-    let insight = serde_json::json!({"eventVersion":"1.07","eventTime":"2026-11-20T10:01:00Z","awsRegion":"us-east-1",
+    let insight = serde_json::json!({"eventVersion":"1.07","eventTime":opentrail_model::time::format_event_time(crate::simulated_day() + chrono::TimeDelta::minutes(601)),"awsRegion":"us-east-1",
         "eventID":"ins-1","eventType":"AwsCloudTrailInsight","eventCategory":"Insight","recipientAccountId":ACCOUNT,
         "insightDetails":{"state":"Start","eventSource":"ec2.amazonaws.com","eventName":"RunInstances"}});
     all.push(opentrail_journal::Entry {

@@ -57,6 +57,26 @@ pub(super) fn who<'a>(ctx: &'a ApiContext<'_>) -> (&'a str, &'a str) {
     (account, &ctx.caller.region)
 }
 
+/// `EventDataStoreHasOngoingImportException` while an import writes into the store.
+fn refuse_during_import(
+    ctx: &ApiContext<'_>,
+    store: &str,
+    operation: &str,
+) -> Result<(), AwsError> {
+    let (account, region) = who(ctx);
+    // A store that does not resolve is refused by the operation itself, with its own error.
+    let Ok(s) = ctx.state.event_data_stores.resolve(account, region, store) else {
+        return Ok(());
+    };
+    if ctx.state.imports.has_ongoing_import(&s.id).map_err(aws)? {
+        return Err(aws(LakeError::EventDataStoreHasOngoingImport(format!(
+            "An import into the event data store {} is running; {operation} waits until it ends or is stopped (StopImport).",
+            s.arn
+        ))));
+    }
+    Ok(())
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct StoreInput {
@@ -107,11 +127,13 @@ pub async fn handle(
         }
         "UpdateEventDataStore" => {
             let req: UpdateEventDataStore = parse(input)?;
+            refuse_during_import(ctx, &req.event_data_store, operation)?;
             let s = svc.update(account, region, req).map_err(aws)?;
             Ok(s.to_api(ResponseShape::Update, &[]))
         }
         "DeleteEventDataStore" => {
             let req: StoreInput = parse(input)?;
+            refuse_during_import(ctx, &req.event_data_store, operation)?;
             svc.delete(account, region, &req.event_data_store)
                 .map_err(aws)?;
             Ok(json!({}))

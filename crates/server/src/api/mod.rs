@@ -13,6 +13,7 @@ pub mod history;
 mod integrity;
 mod kms;
 mod lake_channels;
+mod lake_import;
 mod lake_query;
 mod lake_stores;
 mod organizations;

@@ -112,6 +112,9 @@ pub async fn dispatch(
         "CreateChannel" | "GetChannel" | "ListChannels" | "UpdateChannel" | "DeleteChannel" => {
             super::lake_channels::handle(ctx, operation, input).await
         }
+        "StartImport" | "GetImport" | "ListImports" | "StopImport" | "ListImportFailures" => {
+            super::lake_import::handle(ctx, operation, input).await
+        }
         _ if group(operation) == Group::Trails => {
             super::trails::handle(ctx, operation, input).await
         }
