@@ -143,11 +143,7 @@ impl Pending {
     /// An empty buffer for a table of `kind`.
     pub fn new(kind: TableKind) -> Pending {
         match kind {
-            TableKind::Events => Pending(Box::new(buffer(
-                schema::row,
-                schema::batch,
-                clustered,
-            ))),
+            TableKind::Events => Pending(Box::new(buffer(schema::row, schema::batch, clustered))),
             TableKind::Activity => Pending(Box::new(buffer(
                 schema_activity::row,
                 schema_activity::batch,

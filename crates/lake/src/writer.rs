@@ -152,7 +152,11 @@ impl Lake {
 
     /// Store `id`'s table at its latest version, for a query; `None` before its first commit.
     pub async fn current_table(&self, id: &str) -> Result<Option<DeltaTable>, LakeError> {
-        let cached = self.table_cache.lock().ok().and_then(|t| t.get(id).cloned());
+        let cached = self
+            .table_cache
+            .lock()
+            .ok()
+            .and_then(|t| t.get(id).cloned());
         let table = match cached {
             Some(mut t) => match t.update_incremental(None).await {
                 Ok(()) => Some(t),
