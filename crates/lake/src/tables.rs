@@ -84,10 +84,10 @@ struct Buffer<R, F, B> {
     row: F,
     batch: B,
     /// Puts the rows in the order they are written in.
-    order: fn(&mut Vec<R>),
+    order: fn(&mut [R]),
 }
 
-fn buffer<R, F, B>(row: F, batch: B, order: fn(&mut Vec<R>)) -> Buffer<R, F, B>
+fn buffer<R, F, B>(row: F, batch: B, order: fn(&mut [R])) -> Buffer<R, F, B>
 where
     F: Fn(&[u8]) -> Option<R>,
     B: Fn(&[R]) -> Result<RecordBatch, LakeError>,
@@ -102,7 +102,7 @@ where
 
 /// CloudTrail events are written clustered by source and name (time order kept within each
 /// cluster), so similar records sit together and every column compresses better.
-fn clustered(rows: &mut Vec<schema::Row>) {
+fn clustered(rows: &mut [schema::Row]) {
     rows.sort_by(|a, b| a.cluster_key().cmp(&b.cluster_key()));
 }
 
