@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::LakeError;
-use crate::stores::{EventDataStore, EventDataStoreStatus, MAX_TAGS, validate_tags};
+use crate::stores::{
+    EventDataStore, EventDataStoreStatus, MAX_TAGS, add_tags_within_limit, validate_tags,
+};
 use crate::tables::{ACTIVITY_CATEGORY, TableKind};
 
 /// The catalog kind of channels.
@@ -724,17 +726,7 @@ impl Channels {
         validate_tags(tags)?;
         self.catalog.transaction(|tx| {
             let c = self.tag_target(tx, account, region, resource)?;
-            let mut keys: Vec<String> = tx.tags(&c.arn)?.into_iter().map(|t| t.key).collect();
-            keys.extend(tags.iter().map(|t| t.key.clone()));
-            keys.sort();
-            keys.dedup();
-            if keys.len() > MAX_TAGS {
-                return Err(LakeError::TagsLimitExceeded(format!(
-                    "A resource can have at most {MAX_TAGS} tags; this change would give it {}.",
-                    keys.len()
-                )));
-            }
-            Ok(tx.add_tags(&c.arn, tags)?)
+            add_tags_within_limit(tx, &c.arn, tags)
         })
     }
 

@@ -1105,17 +1105,7 @@ impl EventDataStores {
         validate_tags(tags)?;
         self.catalog.transaction(|tx| {
             let s = self.tag_target(tx, account, region, resource)?;
-            let mut keys: Vec<String> = tx.tags(&s.arn)?.into_iter().map(|t| t.key).collect();
-            keys.extend(tags.iter().map(|t| t.key.clone()));
-            keys.sort();
-            keys.dedup();
-            if keys.len() > MAX_TAGS {
-                return Err(LakeError::TagsLimitExceeded(format!(
-                    "A resource can have at most {MAX_TAGS} tags; this change would give it {}.",
-                    keys.len()
-                )));
-            }
-            Ok(tx.add_tags(&s.arn, tags)?)
+            add_tags_within_limit(tx, &s.arn, tags)
         })
     }
 
@@ -1150,3 +1140,19 @@ impl EventDataStores {
 
 #[cfg(test)]
 mod tests;
+
+/// Adds `tags` to the resource `arn` (a key given again takes the new value), refusing a change
+/// that would leave it more than [`MAX_TAGS`] tags. Stores and channels share the rule.
+pub(crate) fn add_tags_within_limit(tx: &Tx<'_>, arn: &str, tags: &[Tag]) -> Result<(), LakeError> {
+    let mut keys: Vec<String> = tx.tags(arn)?.into_iter().map(|t| t.key).collect();
+    keys.extend(tags.iter().map(|t| t.key.clone()));
+    keys.sort();
+    keys.dedup();
+    if keys.len() > MAX_TAGS {
+        return Err(LakeError::TagsLimitExceeded(format!(
+            "A resource can have at most {MAX_TAGS} tags; this change would give it {}.",
+            keys.len()
+        )));
+    }
+    Ok(tx.add_tags(arn, tags)?)
+}

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiContext;
-use super::lake_stores::{aws, parse, who};
+use super::lake_stores::{PageInput, aws, page_output, parse, who};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -47,25 +47,12 @@ pub async fn handle(
             Ok(c.to_get_api(&status))
         }
         "ListChannels" => {
-            #[derive(Deserialize)]
-            #[serde(rename_all = "PascalCase")]
-            struct In {
-                #[serde(default)]
-                max_results: Option<i64>,
-                #[serde(default)]
-                next_token: Option<String>,
-            }
-            let req: In = parse(input)?;
+            let req: PageInput = parse(input)?;
             let page = svc
                 .list(account, region, req.max_results, req.next_token.as_deref())
                 .map_err(aws)?;
-            let mut out = json!({
-                "Channels": page.channels.iter().map(|c| c.to_list_item()).collect::<Vec<_>>()
-            });
-            if let Some(t) = page.next_token {
-                out["NextToken"] = json!(t);
-            }
-            Ok(out)
+            let items = page.channels.iter().map(|c| c.to_list_item()).collect();
+            Ok(page_output("Channels", items, page.next_token))
         }
         "UpdateChannel" => {
             let req: UpdateChannel = parse(input)?;

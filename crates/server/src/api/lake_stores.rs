@@ -38,6 +38,25 @@ fn trail_aws(e: TrailError) -> AwsError {
     }
 }
 
+/// The paging members of a List request.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct PageInput {
+    #[serde(default)]
+    pub max_results: Option<i64>,
+    #[serde(default)]
+    pub next_token: Option<String>,
+}
+
+/// A List answer: `items` under `key`, and `NextToken` when there is more.
+pub(super) fn page_output(key: &str, items: Vec<Value>, next_token: Option<String>) -> Value {
+    let mut out = json!({ key: items });
+    if let Some(t) = next_token {
+        out["NextToken"] = json!(t);
+    }
+    out
+}
+
 pub(super) fn parse<T: serde::de::DeserializeOwned>(input: Value) -> Result<T, AwsError> {
     serde_json::from_value(input).map_err(|e| {
         AwsError::new(
@@ -105,25 +124,12 @@ pub async fn handle(
             Ok(s.to_api(ResponseShape::Get, &[]))
         }
         "ListEventDataStores" => {
-            #[derive(Deserialize)]
-            #[serde(rename_all = "PascalCase")]
-            struct In {
-                #[serde(default)]
-                max_results: Option<i64>,
-                #[serde(default)]
-                next_token: Option<String>,
-            }
-            let req: In = parse(input)?;
+            let req: PageInput = parse(input)?;
             let page = svc
                 .list(account, region, req.max_results, req.next_token.as_deref())
                 .map_err(aws)?;
-            let mut out = json!({
-                "EventDataStores": page.stores.iter().map(|s| s.to_list_item()).collect::<Vec<_>>()
-            });
-            if let Some(t) = page.next_token {
-                out["NextToken"] = json!(t);
-            }
-            Ok(out)
+            let items = page.stores.iter().map(|s| s.to_list_item()).collect();
+            Ok(page_output("EventDataStores", items, page.next_token))
         }
         "UpdateEventDataStore" => {
             let req: UpdateEventDataStore = parse(input)?;
