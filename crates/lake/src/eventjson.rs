@@ -16,16 +16,34 @@ use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use serde_json::value::RawValue;
 
-/// Members blanked in the stored text, with their columns (all text but `eventtime`). The
-/// order is the argument order of [`assemble_udf`].
-pub const SHREDDED: [(&str, &str); 6] = [
-    ("eventID", "eventid"),
-    ("requestID", "requestid"),
-    ("sharedEventID", "sharedeventid"),
-    ("eventTime", "eventtime"),
-    ("sourceIPAddress", "sourceipaddress"),
-    ("userAgent", "useragent"),
+/// Members blanked in the stored text: the member's path in the record (a top-level member,
+/// or a member of a top-level object), and the SQL expression over the table that gives its
+/// value back (all text but `eventtime`). The order is the argument order of
+/// [`assemble_udf`]. The nested ones are the random values of the objects that have columns
+/// of their own: session access keys and principals, and S3's `x-amz-id-2` request id.
+pub const SHREDDED: [(&[&str], &str); 9] = [
+    (&["eventID"], "\"eventid\""),
+    (&["requestID"], "\"requestid\""),
+    (&["sharedEventID"], "\"sharedeventid\""),
+    (&["eventTime"], "\"eventtime\""),
+    (&["sourceIPAddress"], "\"sourceipaddress\""),
+    (&["userAgent"], "\"useragent\""),
+    (
+        &["userIdentity", "principalId"],
+        "\"useridentity\"['principalid']",
+    ),
+    (
+        &["userIdentity", "accessKeyId"],
+        "\"useridentity\"['accesskeyid']",
+    ),
+    (
+        &["additionalEventData", "x-amz-id-2"],
+        "\"additionaleventdata\"['x-amz-id-2']",
+    ),
 ];
+
+/// Index in [`SHREDDED`] of `eventTime`, the one that is not text.
+const EVENT_TIME: usize = 3;
 
 /// The name queries call the reassembly by.
 pub const ASSEMBLE: &str = "opentrail_eventjson";
@@ -33,26 +51,44 @@ pub const ASSEMBLE: &str = "opentrail_eventjson";
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
 const BLANK: &str = "\"\"";
 
-/// Byte ranges of the values of `SHREDDED` members at the top level of `text`, with the
-/// member's index; `None` when `text` is not a JSON object or a shredded member's name
-/// appears in more than one spelling (then nothing is shredded).
+type Members<'a> = HashMap<Cow<'a, str>, &'a RawValue>;
+
+/// Byte ranges of the values of `SHREDDED` members in `text`, with the member's index; `None`
+/// when `text` is not a JSON object. A member is left alone when its object holds its name in
+/// more than one spelling (columns match names in any case) or in another spelling.
 fn spans(text: &str) -> Option<Vec<(usize, std::ops::Range<usize>)>> {
-    let members: HashMap<Cow<'_, str>, &RawValue> = serde_json::from_str(text).ok()?;
+    let top: Members<'_> = serde_json::from_str(text).ok()?;
+    let mut objects: HashMap<&str, Option<Members<'_>>> = HashMap::new();
     let mut out = Vec::new();
-    for (i, (name, _)) in SHREDDED.iter().enumerate() {
-        let mut spellings = members.keys().filter(|k| k.eq_ignore_ascii_case(name));
-        let (Some(first), None) = (spellings.next(), spellings.next()) else {
+    for (i, (path, _)) in SHREDDED.iter().enumerate() {
+        let raw = match path {
+            [name] => only_spelling(&top, name),
+            [parent, name] => only_spelling(&top, parent).and_then(|p| {
+                objects
+                    .entry(parent)
+                    .or_insert_with(|| serde_json::from_str(p.get()).ok())
+                    .as_ref()
+                    .and_then(|members| only_spelling(members, name))
+            }),
+            _ => None,
+        };
+        let Some(raw) = raw.map(RawValue::get) else {
             continue;
         };
-        if first != name {
-            continue;
-        }
-        let raw = members[first].get();
         let start = raw.as_ptr() as usize - text.as_ptr() as usize;
         out.push((i, start..start + raw.len()));
     }
     out.sort_by_key(|(_, r)| r.start);
     Some(out)
+}
+
+/// The value of `name` in `members` when that is its only spelling there.
+fn only_spelling<'a>(members: &Members<'a>, name: &str) -> Option<&'a RawValue> {
+    let mut spellings = members.keys().filter(|k| k.eq_ignore_ascii_case(name));
+    match (spellings.next(), spellings.next()) {
+        (Some(first), None) if first == name => Some(members[first]),
+        _ => None,
+    }
 }
 
 fn time_text(micros: i64) -> Option<String> {
@@ -70,7 +106,7 @@ fn round_trips(index: usize, raw: &str) -> bool {
     if value.is_empty() {
         return false;
     }
-    if SHREDDED[index].1 == "eventtime" {
+    if index == EVENT_TIME {
         return chrono::DateTime::parse_from_rfc3339(&value)
             .ok()
             .and_then(|t| time_text(t.timestamp_micros()))
@@ -124,13 +160,13 @@ pub fn assemble(stored: &str, values: &[Option<Cow<'_, str>>]) -> String {
     out
 }
 
-/// `opentrail_eventjson(eventjson, eventid, requestid, sharedeventid, eventtime,
-/// sourceipaddress, useragent)`: the view's `eventjson` column.
+/// `opentrail_eventjson(eventjson, <the SHREDDED expressions>)`: the view's `eventjson`
+/// column.
 pub fn assemble_udf() -> ScalarUDF {
     let time = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let inputs = std::iter::once(DataType::Utf8)
-        .chain(SHREDDED.iter().map(|(_, c)| {
-            if *c == "eventtime" {
+        .chain((0..SHREDDED.len()).map(|i| {
+            if i == EVENT_TIME {
                 time.clone()
             } else {
                 DataType::Utf8
@@ -194,8 +230,9 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(record).expect("json");
         SHREDDED
             .iter()
-            .map(|(m, _)| {
-                v.get(*m)
+            .map(|(path, _)| {
+                path.iter()
+                    .try_fold(&v, |v, m| v.get(*m))
                     .and_then(|x| x.as_str())
                     .map(|s| Cow::Owned(s.to_owned()))
             })
@@ -212,6 +249,10 @@ mod tests {
             r#"{"eventTime":"2026-11-25T10:15:30.123Z","eventID":"","requestID":7,"sharedEventID":null}"#,
             // Two spellings of one member: nothing of it is shredded.
             r#"{"eventTime":"2026-11-25T10:15:30Z","eventID":"a","EventId":"b"}"#,
+            // Members of objects, and objects that are not.
+            r#"{"userIdentity":{"type":"AssumedRole","principalId":"AROAX:s","accessKeyId":"ASIA1","arn":"a"},"additionalEventData":{"x-amz-id-2":"Zm9v/YmFy+=","bytesTransferredIn":0}}"#,
+            r#"{"userIdentity":"not an object","additionalEventData":{"X-Amz-Id-2":"k","x-amz-id-2":"j"}}"#,
+            r#"{"userIdentity":{"accessKeyId":7,"principalid":"lower"},"additionalEventData":null}"#,
         ] {
             let stored = shred(record);
             assert_eq!(assemble(&stored, &values_of(record)), record, "{stored}");
@@ -222,6 +263,13 @@ mod tests {
         assert_eq!(
             stored,
             r#"{"eventTime":"","eventID":"","userIdentity":{"eventID":"x"}}"#
+        );
+        let stored = shred(
+            r#"{"userIdentity":{"principalId":"P","accessKeyId":"K","arn":"A"},"additionalEventData":{"x-amz-id-2":"I","n":1}}"#,
+        );
+        assert_eq!(
+            stored,
+            r#"{"userIdentity":{"principalId":"","accessKeyId":"","arn":"A"},"additionalEventData":{"x-amz-id-2":"","n":1}}"#
         );
         let stored = shred(r#"{"eventID":"a\/b","userAgent":"\u00e9"}"#);
         assert_eq!(stored, r#"{"eventID":"a\/b","userAgent":"\u00e9"}"#);

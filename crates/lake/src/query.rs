@@ -413,9 +413,8 @@ impl Queries {
             .map(|n| {
                 if n == "eventjson" && kind == TableKind::Events {
                     // Stored shredded; put together only when a query reads it.
-                    let args: Vec<String> = std::iter::once("eventjson")
-                        .chain(eventjson::SHREDDED.iter().map(|(_, c)| *c))
-                        .map(|c| format!("\"{c}\""))
+                    let args: Vec<&str> = std::iter::once("\"eventjson\"")
+                        .chain(eventjson::SHREDDED.iter().map(|(_, expr)| *expr))
                         .collect();
                     format!(
                         "{}({}) AS \"eventjson\"",

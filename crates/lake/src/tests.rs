@@ -1,6 +1,7 @@
 //! The lake end to end in-process: journal entries through a consumer into a Delta table,
 //! then CloudTrail Lake SQL over it, answers checked against a count over the same events.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -205,6 +206,25 @@ async fn journal_to_table_to_sql_exactly_once() {
     assert_eq!(
         rows,
         vec![vec![String::from_utf8(original.clone()).expect("utf8")]]
+    );
+    // ... every one of them, the nested shredded members included.
+    let by_id: HashMap<&str, &Vec<u8>> = all
+        .iter()
+        .zip(&parsed)
+        .filter_map(|(b, v)| Some((v["eventID"].as_str()?, b)))
+        .collect();
+    let rows = run(&queries, &format!("SELECT eventid, eventjson FROM {STORE}")).await;
+    assert_eq!(rows.len(), mgmt.len());
+    let (mut keys, mut s3_ids) = (0, 0);
+    for row in &rows {
+        let original = std::str::from_utf8(by_id[row[0].as_str()]).expect("utf8");
+        assert_eq!(row[1], original);
+        keys += usize::from(original.contains("\"accessKeyId\":\"A"));
+        s3_ids += usize::from(original.contains("\"x-amz-id-2\":\""));
+    }
+    assert!(
+        keys > 100 && s3_ids > 10,
+        "{keys} access keys, {s3_ids} S3 ids"
     );
 
     // Statistics are measured; pages of results.
