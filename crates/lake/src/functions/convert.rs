@@ -12,7 +12,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Builder, Int64Builder, StringBuilder,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit};
 use datafusion::common::{Result, ScalarValue, exec_datafusion_err, exec_err, plan_err};
 
 use super::datetime::{Clock, time};
@@ -77,16 +77,11 @@ fn coerce_to_iso8601(types: &[DataType]) -> Result<Vec<DataType>, String> {
 /// ISO 8601 text: dates as `2024-01-22`; timestamps with milliseconds (CloudTrail Lake's
 /// timestamps are Trino's `timestamp(3)`), then `Z` or the offset when they have a zone.
 fn to_iso8601(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let clock = Clock::of(args[0].data_type())?;
     let has_zone = matches!(args[0].data_type(), DataType::Timestamp(_, Some(_)));
-    let values = cast(&args[0], &DataType::Int64)?;
-    let values = values.as_primitive::<Int64Type>();
+    let (clock, instants) = Clock::instants(&args[0])?;
     let mut out = StringBuilder::new();
-    for i in 0..values.len() {
-        let Some(t) = (!values.is_null(i))
-            .then(|| clock.instant(values.value(i)))
-            .flatten()
-        else {
+    for t in instants {
+        let Some(t) = t else {
             out.append_null();
             continue;
         };
@@ -235,14 +230,9 @@ fn coerce_to_unixtime(types: &[DataType]) -> Result<Vec<DataType>, String> {
 
 /// Seconds since the epoch as a double, with the fraction.
 fn to_unixtime(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let clock = Clock::of(args[0].data_type())?;
-    let values = cast(&args[0], &DataType::Int64)?;
-    let values = values.as_primitive::<Int64Type>();
-    let mut out = Float64Builder::with_capacity(values.len());
-    for i in 0..values.len() {
-        let t = (!values.is_null(i))
-            .then(|| clock.instant(values.value(i)))
-            .flatten();
+    let (_, instants) = Clock::instants(&args[0])?;
+    let mut out = Float64Builder::with_capacity(instants.len());
+    for t in instants {
         out.append_option(
             t.map(|t| t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9),
         );
@@ -282,16 +272,11 @@ fn returns_format<const J: bool>(
 }
 
 fn format<const J: bool>(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let clock = Clock::of(args[0].data_type())?;
-    let values = cast(&args[0], &DataType::Int64)?;
-    let values = values.as_primitive::<Int64Type>();
+    let (clock, instants) = Clock::instants(&args[0])?;
     let patterns = args[1].as_string::<i32>();
     let mut parsed: Option<(String, Vec<Piece>)> = None;
     let mut out = StringBuilder::new();
-    for i in 0..values.len() {
-        let t = (!values.is_null(i))
-            .then(|| clock.instant(values.value(i)))
-            .flatten();
+    for (i, t) in instants.into_iter().enumerate() {
         let (Some(t), false) = (t, patterns.is_null(i)) else {
             out.append_null();
             continue;

@@ -200,6 +200,19 @@ impl Clock {
         }
     }
 
+    /// The clock of `arg` (a timestamp or date column) and each of its values as an instant:
+    /// `None` where it is null or out of chrono's range.
+    pub(super) fn instants(arg: &ArrayRef) -> Result<(Clock, Vec<Option<DateTime<Utc>>>)> {
+        let clock = Clock::of(arg.data_type())?;
+        let values = cast(arg, &DataType::Int64)?;
+        let values = values.as_primitive::<Int64Type>();
+        let instants = values
+            .iter()
+            .map(|v| v.and_then(|v| clock.instant(v)))
+            .collect();
+        Ok((clock, instants))
+    }
+
     pub(super) fn is_date(&self) -> bool {
         self.unit.is_none()
     }
@@ -472,15 +485,10 @@ fn coerce_field<const F: u8>(types: &[DataType]) -> Result<Vec<DataType>, String
 
 /// Field `F` of each time, read on the wall clock of its zone (ISO weeks, Monday = 1).
 fn field<const F: u8>(args: &[ArrayRef], _: &DataType) -> Result<ArrayRef> {
-    let clock = Clock::of(args[0].data_type())?;
-    let values = cast(&args[0], &DataType::Int64)?;
-    let values = values.as_primitive::<Int64Type>();
-    let mut out = Int64Builder::with_capacity(values.len());
-    for i in 0..values.len() {
-        let Some(t) = (!values.is_null(i))
-            .then(|| clock.instant(values.value(i)))
-            .flatten()
-        else {
+    let (clock, instants) = Clock::instants(&args[0])?;
+    let mut out = Int64Builder::with_capacity(instants.len());
+    for t in instants {
+        let Some(t) = t else {
             out.append_null();
             continue;
         };
